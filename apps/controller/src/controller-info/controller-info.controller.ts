@@ -1,0 +1,23 @@
+import { Controller, Get, Inject } from '@nestjs/common';
+import { ApiBasicAuth, ApiTags } from '@nestjs/swagger';
+
+import type { ControllerInfo } from '#api';
+
+import { AnyAccount } from '../auth/roles.decorator.js';
+import { CONTROLLER_CONFIG, type ControllerConfig } from '../config/controller-config.js';
+
+/** What this controller can do beyond the v1 basics, as Orchard's clients probe for it. */
+export const CAPABILITIES = ['vm-state-endpoint'];
+
+@ApiTags('controller')
+@ApiBasicAuth()
+@Controller('v1/controller')
+export class ControllerInfoController {
+  constructor(@Inject(CONTROLLER_CONFIG) private readonly config: ControllerConfig) {}
+
+  @Get('info')
+  @AnyAccount()
+  info(): ControllerInfo {
+    return { version: this.config.version, commit: this.config.commit, capabilities: CAPABILITIES };
+  }
+}

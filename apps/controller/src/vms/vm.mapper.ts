@@ -1,0 +1,52 @@
+import { formatTime, vmLocalName, type VM } from '#api';
+
+import type { VmEntity } from '../database/vm.entity.js';
+
+export function toWireVm(entity: VmEntity): VM {
+  const localName = vmLocalName(entity.name, entity.uid, entity.restartCount);
+  return {
+    name: entity.name,
+    uid: entity.uid,
+    image: entity.image,
+    imagePullPolicy: entity.imagePullPolicy,
+    cpu: entity.cpu,
+    memory: entity.memory,
+    diskSize: entity.diskSize,
+    os: entity.os,
+    arch: entity.arch,
+    runtime: entity.runtime,
+    'net-bridged': entity.netBridged,
+    headless: entity.headless,
+    nested: entity.nested,
+    netSoftnet: entity.netSoftnet,
+    'net-softnet': entity.netSoftnet,
+    netSoftnetAllow: entity.netSoftnetAllow,
+    netSoftnetBlock: entity.netSoftnetBlock,
+    suspendable: entity.suspendable,
+    powerState: entity.powerState,
+    localName,
+    tartName: localName,
+    username: entity.username,
+    password: entity.password,
+    startup_script: entity.startupScript,
+    restart_policy: entity.restartPolicy,
+    restarted_at: formatTime(entity.restartedAt),
+    restart_count: entity.restartCount,
+    randomSerial: entity.randomSerial,
+    resources: entity.resources,
+    labels: entity.labels,
+    hostDirs: entity.hostDirs,
+    image_fqn: entity.imageFqn,
+    status: entity.status,
+    status_message: entity.statusMessage,
+    worker: entity.worker,
+    assignedCPU: entity.assignedCpu,
+    assignedMemory: entity.assignedMemory,
+    conditions: entity.conditions,
+    generation: entity.generation,
+    observedGeneration: entity.observedGeneration,
+    createdAt: formatTime(entity.createdAt),
+    scheduled_at: formatTime(entity.scheduledAt),
+    started_at: formatTime(entity.startedAt),
+  };
+}

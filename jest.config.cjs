@@ -21,6 +21,7 @@ module.exports = {
   moduleNameMapper: {
     '^#api$': '<rootDir>/libs/api/src/index.ts',
     '^#client$': '<rootDir>/libs/client/src/index.ts',
+    '^#protocol$': '<rootDir>/libs/protocol/src/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   testMatch: [

@@ -7,6 +7,7 @@ import { CoreModule } from './common/core.module.js';
 import type { ControllerConfig } from './config/controller-config.js';
 import { ControllerInfoModule } from './controller-info/controller-info.module.js';
 import { DatabaseModule } from './database/database.module.js';
+import { RpcModule } from './rpc/rpc.module.js';
 import { SchedulerModule } from './scheduler/scheduler.module.js';
 import { ServiceAccountsModule } from './service-accounts/service-accounts.module.js';
 import { VmsModule } from './vms/vms.module.js';
@@ -23,6 +24,7 @@ export class AppModule {
         ControllerInfoModule,
         CoreModule.forConfig(config),
         DatabaseModule.forDataSource(dataSource),
+        RpcModule,
         SchedulerModule,
         ServiceAccountsModule,
         VmsModule,

@@ -13,6 +13,8 @@ import { OrchardLogger } from './common/orchard-logger.js';
 import type { ControllerConfig } from './config/controller-config.js';
 import { createDataSource, migrate } from './database/data-source.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './database/embedded-postgres.js';
+import { shareListenerWithGrpc } from './rpc/connection-multiplexer.js';
+import { ControllerRpcService } from './rpc/controller-rpc.service.js';
 import { ServiceAccountsService } from './service-accounts/service-accounts.service.js';
 
 export const BODY_LIMIT = 1024 * 1024;
@@ -67,7 +69,8 @@ export async function createController(config: ControllerConfig): Promise<Runnin
     await dataSource.initialize();
     await migrate(dataSource);
 
-    const adapter = new FastifyAdapter({ bodyLimit: BODY_LIMIT });
+    // forceCloseConnections: watch streams and tunnels never go idle, and must not hold up a shutdown.
+    const adapter = new FastifyAdapter({ bodyLimit: BODY_LIMIT, forceCloseConnections: true });
     app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, dataSource), adapter, {
       logger,
       abortOnError: false,
@@ -92,6 +95,8 @@ export async function createController(config: ControllerConfig): Promise<Runnin
     });
 
     await app.get(ServiceAccountsService).ensureBootstrapAdmin();
+    await app.init();
+    shareListenerWithGrpc(app.getHttpServer(), app.get(ControllerRpcService).injector);
     await app.listen(config.listen.port, config.listen.host);
     const address = app.getHttpServer().address();
     const port = typeof address === 'object' && address ? address.port : config.listen.port;

@@ -1,0 +1,45 @@
+import type { Server as HttpServer } from 'node:http';
+import type { Socket } from 'node:net';
+
+import type { Duplex } from 'node:stream';
+
+/** Every HTTP/2 connection starts with this preface; no HTTP/1.1 request line starts with "PRI ". */
+const HTTP2_PREFACE_START = Buffer.from('PRI ');
+
+/**
+ * Serves gRPC on the HTTP server's own port: each new connection is peeked at, HTTP/2
+ * (prior-knowledge, as gRPC clients speak it in cleartext) goes to grpc-js, everything else to
+ * the HTTP/1.1 server (REST and WebSocket). Must run before the server listens.
+ */
+export function shareListenerWithGrpc(
+  server: HttpServer,
+  injector: { injectConnection(connection: Duplex): void },
+): void {
+  const httpListeners = server.listeners('connection') as ((socket: Socket) => void)[];
+  server.removeAllListeners('connection');
+  server.on('connection', (socket: Socket) => {
+    let peeked = Buffer.alloc(0);
+    const onData = (chunk: Buffer) => {
+      peeked = Buffer.concat([peeked, chunk]);
+      const decided =
+        peeked.length >= HTTP2_PREFACE_START.length ||
+        !HTTP2_PREFACE_START.subarray(0, peeked.length).equals(peeked);
+      if (!decided) return;
+      socket.off('data', onData);
+      socket.off('error', onError);
+      socket.pause();
+      socket.unshift(peeked);
+      if (peeked.subarray(0, HTTP2_PREFACE_START.length).equals(HTTP2_PREFACE_START)) {
+        // Do not resume() before injecting: grpc-js's HTTP/2 session must read the preface itself.
+        injector.injectConnection(socket);
+      } else {
+        for (const listener of httpListeners) listener.call(server, socket);
+        socket.resume();
+      }
+    };
+    // A client that connects and fails before sending anything is nobody's business.
+    const onError = () => socket.destroy();
+    socket.on('data', onData);
+    socket.on('error', onError);
+  });
+}

@@ -1,0 +1,36 @@
+import { status, type ServiceError } from '@grpc/grpc-js';
+import { Metadata } from '@grpc/grpc-js';
+
+import { OrchardError, type ErrorCode } from '#api';
+
+/** The one mapping of domain error codes to gRPC statuses. */
+export function grpcStatusOf(code: ErrorCode): status {
+  switch (code) {
+    case 'bad-request':
+    case 'invalid':
+      return status.INVALID_ARGUMENT;
+    case 'unauthenticated':
+      return status.UNAUTHENTICATED;
+    case 'forbidden':
+      return status.PERMISSION_DENIED;
+    case 'not-found':
+      return status.NOT_FOUND;
+    case 'conflict':
+      return status.ALREADY_EXISTS;
+    case 'too-large':
+      return status.RESOURCE_EXHAUSTED;
+    case 'unavailable':
+      return status.UNAVAILABLE;
+  }
+}
+
+export function toServiceError(error: unknown): Partial<ServiceError> {
+  if (error instanceof OrchardError) {
+    return { code: grpcStatusOf(error.code), details: error.message, metadata: new Metadata() };
+  }
+  return {
+    code: status.INTERNAL,
+    details: 'internal error, see the controller log',
+    metadata: new Metadata(),
+  };
+}

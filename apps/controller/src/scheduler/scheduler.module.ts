@@ -1,5 +1,9 @@
 import { Module } from '@nestjs/common';
 
-/** Placement of pending VMs on workers; filled in by the scheduler change. */
-@Module({})
+import { SchedulerService } from './scheduler.service.js';
+
+/** Health checks, OnFailure restarts and placement of pending VMs on workers. */
+@Module({
+  providers: [SchedulerService],
+})
 export class SchedulerModule {}

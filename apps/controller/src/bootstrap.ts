@@ -13,7 +13,6 @@ import { OrchardLogger } from './common/orchard-logger.js';
 import type { ControllerConfig } from './config/controller-config.js';
 import { createDataSource, migrate } from './database/data-source.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './database/embedded-postgres.js';
-import { shareListenerWithGrpc } from './rpc/connection-multiplexer.js';
 import { ControllerRpcService } from './rpc/controller-rpc.service.js';
 import { ServiceAccountsService } from './service-accounts/service-accounts.service.js';
 
@@ -96,7 +95,7 @@ export async function createController(config: ControllerConfig): Promise<Runnin
 
     await app.get(ServiceAccountsService).ensureBootstrapAdmin();
     await app.init();
-    shareListenerWithGrpc(app.getHttpServer(), app.get(ControllerRpcService).injector);
+    app.get(ControllerRpcService).attachTo(app.getHttpServer());
     await app.listen(config.listen.port, config.listen.host);
     const address = app.getHttpServer().address();
     const port = typeof address === 'object' && address ? address.port : config.listen.port;

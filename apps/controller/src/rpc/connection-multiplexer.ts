@@ -1,10 +1,17 @@
 import type { Server as HttpServer } from 'node:http';
 import type { Socket } from 'node:net';
-
 import type { Duplex } from 'node:stream';
 
 /** Every HTTP/2 connection starts with this preface; no HTTP/1.1 request line starts with "PRI ". */
 const HTTP2_PREFACE_START = Buffer.from('PRI ');
+
+export interface SharedListener {
+  /**
+   * Destroys the connections the HTTP server does not manage (gRPC ones and those that have not
+   * sent a byte yet): the server accepted them, so its close() would wait for them forever.
+   */
+  destroyNonHttpConnections(): void;
+}
 
 /**
  * Serves gRPC on the HTTP server's own port: each new connection is peeked at, HTTP/2
@@ -14,10 +21,13 @@ const HTTP2_PREFACE_START = Buffer.from('PRI ');
 export function shareListenerWithGrpc(
   server: HttpServer,
   injector: { injectConnection(connection: Duplex): void },
-): void {
+): SharedListener {
   const httpListeners = server.listeners('connection') as ((socket: Socket) => void)[];
+  const notHttp = new Set<Socket>();
   server.removeAllListeners('connection');
   server.on('connection', (socket: Socket) => {
+    notHttp.add(socket);
+    socket.once('close', () => notHttp.delete(socket));
     let peeked = Buffer.alloc(0);
     const onData = (chunk: Buffer) => {
       peeked = Buffer.concat([peeked, chunk]);
@@ -33,6 +43,7 @@ export function shareListenerWithGrpc(
         // Do not resume() before injecting: grpc-js's HTTP/2 session must read the preface itself.
         injector.injectConnection(socket);
       } else {
+        notHttp.delete(socket);
         for (const listener of httpListeners) listener.call(server, socket);
         socket.resume();
       }
@@ -42,4 +53,10 @@ export function shareListenerWithGrpc(
     socket.on('data', onData);
     socket.on('error', onError);
   });
+  return {
+    destroyNonHttpConnections: () => {
+      for (const socket of notHttp) socket.destroy();
+      notHttp.clear();
+    },
+  };
 }

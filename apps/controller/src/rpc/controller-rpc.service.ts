@@ -1,3 +1,5 @@
+import type { Server as HttpServer } from 'node:http';
+
 import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import * as grpc from '@grpc/grpc-js';
 
@@ -13,6 +15,7 @@ import {
 import { CONTROLLER_CONFIG, type ControllerConfig } from '../config/controller-config.js';
 import { ServiceAccountsService } from '../service-accounts/service-accounts.service.js';
 import { WorkersService } from '../workers/workers.service.js';
+import { shareListenerWithGrpc, type SharedListener } from './connection-multiplexer.js';
 import { toServiceError } from './grpc-status.js';
 import { RendezvousService } from './rendezvous.service.js';
 import { WorkerNotifier } from './worker-notifier.service.js';
@@ -42,6 +45,7 @@ function metadataValue(metadata: grpc.Metadata, key: string): string {
 export class ControllerRpcService implements OnModuleDestroy {
   private readonly logger = new Logger('rpc');
   private readonly server = new grpc.Server(GRPC_SERVER_OPTIONS);
+  private listener: SharedListener | null = null;
   readonly injector: grpc.ConnectionInjector;
 
   constructor(
@@ -59,9 +63,15 @@ export class ControllerRpcService implements OnModuleDestroy {
     this.injector = this.server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
   }
 
+  /** Serves gRPC on the HTTP server's port (call before it listens). */
+  attachTo(httpServer: HttpServer): void {
+    this.listener = shareListenerWithGrpc(httpServer, this.injector);
+  }
+
   onModuleDestroy(): void {
     this.injector.destroy();
     this.server.forceShutdown();
+    this.listener?.destroyNonHttpConnections();
   }
 
   private async authenticate(metadata: grpc.Metadata): Promise<void> {

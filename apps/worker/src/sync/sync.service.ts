@@ -7,7 +7,7 @@ import { LOCAL_NAME_PATTERN, type VM, type VmStateReport } from '#api';
 import type { ControllerApi } from '../controller-link/controller-api.js';
 import type { VmRuntime } from '../runtime/vm-runtime.js';
 import { ManagedVm } from './managed-vm.js';
-import { decide, type RemoteState } from './reconcile.js';
+import { decide } from './reconcile.js';
 
 export const LOST_TRACK_MESSAGE = 'Worker lost track of VM';
 

@@ -12,7 +12,10 @@ describe('GET /v1/controller/info', () => {
   });
 
   it('answers any valid account with the version and capabilities', async () => {
-    const response = await api.request<{ version: string; capabilities: string[] }>('GET', '/v1/controller/info');
+    const response = await api.request<{ version: string; capabilities: string[] }>(
+      'GET',
+      '/v1/controller/info',
+    );
     expect(response.status).toBe(200);
     expect(response.body.version).toMatch(/^\d+\.\d+\.\d+/);
     expect(response.body.capabilities).toContain('vm-state-endpoint');

@@ -77,11 +77,11 @@ export async function startTestController(overrides: ControllerConfigInput = {})
         body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
       });
       const text = await response.text();
-      let parsed: unknown = undefined;
+      let parsed: unknown;
       try {
         parsed = text === '' ? undefined : JSON.parse(text);
       } catch {
-        parsed = undefined;
+        // Not JSON (e.g. the Swagger UI page): callers read `text`.
       }
       return { status: response.status, headers: response.headers, body: parsed as T, text };
     },

@@ -31,7 +31,16 @@ export default async function globalSetup(): Promise<void> {
     port,
     persistent: false,
     createPostgresUser: userInfo().uid === 0,
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=400', '-c', 'fsync=off'],
+    postgresFlags: [
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      'unix_socket_directories=',
+      '-c',
+      'max_connections=400',
+      '-c',
+      'fsync=off',
+    ],
     onLog: () => undefined,
   });
   await server.initialise();

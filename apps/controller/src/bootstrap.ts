@@ -73,6 +73,8 @@ export async function createController(config: ControllerConfig): Promise<Runnin
     app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, dataSource), adapter, {
       logger,
       abortOnError: false,
+      // Our own parser (below) reads every body as JSON; Nest's would add a urlencoded one.
+      bodyParser: false,
     });
     const fastify = app.getHttpAdapter().getInstance();
     acceptJsonWithAnyContentType(fastify);

@@ -1,25 +1,34 @@
 import { Logger } from '@nestjs/common';
 
-/** Runs a service until SIGINT/SIGTERM, then closes it; a second signal exits at once. */
+/**
+ * Runs a service until SIGINT/SIGTERM, then closes it; a second signal exits at once. Signals
+ * are handled from the start, so one that arrives while the service is still starting stops it
+ * as soon as it is up (an embedded PostgreSQL is never left behind).
+ */
 export async function runUntilSignal(start: () => Promise<{ close(): Promise<void> }>): Promise<void> {
   const log = new Logger('orchard');
-  const service = await start();
-  await new Promise<void>((resolve) => {
-    let stopping = false;
-    const stop = (signal: NodeJS.Signals) => {
-      if (stopping) {
-        log.warn(`${signal} again: exiting now`);
-        process.exit(130);
-      }
-      stopping = true;
-      log.log(`${signal}: shutting down`);
-      service.close().then(resolve, (error: unknown) => {
-        log.error(`shutdown failed: ${String(error)}`);
-        process.exitCode = 1;
-        resolve();
-      });
-    };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+  let stopRequested: (signal: NodeJS.Signals) => void = () => undefined;
+  let stopping = false;
+  const stopSignal = new Promise<NodeJS.Signals>((resolve) => {
+    stopRequested = resolve;
   });
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      log.warn(`${signal} again: exiting now`);
+      process.exit(130);
+    }
+    stopping = true;
+    log.log(`${signal}: shutting down`);
+    stopRequested(signal);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const service = await start();
+    await stopSignal;
+    await service.close();
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
 }

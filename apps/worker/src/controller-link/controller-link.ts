@@ -65,11 +65,12 @@ export class ControllerLink extends EventEmitter {
   ) {
     super();
     const Client = orchardProto().Controller;
-    this.client = new Client(
-      grpcTarget(config.controllerUrl),
-      grpc.credentials.createInsecure(),
-      GRPC_CLIENT_OPTIONS,
-    );
+    // An https:// controller (or a TLS-terminating proxy that speaks HTTP/2 in front of it) gets
+    // TLS with the system's roots; pinning the controller's own certificate comes with TLS work.
+    const credentials = config.controllerUrl.startsWith('https:')
+      ? grpc.credentials.createSsl()
+      : grpc.credentials.createInsecure();
+    this.client = new Client(grpcTarget(config.controllerUrl), credentials, GRPC_CLIENT_OPTIONS);
   }
 
   start(): void {

@@ -1,0 +1,77 @@
+import { Module } from '@nestjs/common';
+
+import { configProviders } from './cli-config.js';
+import { ClientService } from './common/client.service.js';
+import { CommanderSetupService } from './common/commander-setup.service.js';
+import { ContextCreateCommand } from './context/context-create.command.js';
+import { ContextDefaultCommand } from './context/context-default.command.js';
+import { ContextDeleteCommand } from './context/context-delete.command.js';
+import { ContextListCommand } from './context/context-list.command.js';
+import { ContextCommand } from './context/context.command.js';
+import { ControllerRunCommand } from './controller/controller-run.command.js';
+import { ControllerCommand } from './controller/controller.command.js';
+import { CreateServiceAccountCommand } from './create/create-service-account.command.js';
+import { CreateVmCommand } from './create/create-vm.command.js';
+import { CreateCommand } from './create/create.command.js';
+import { DeleteServiceAccountCommand } from './delete/delete-service-account.command.js';
+import { DeleteVmCommand } from './delete/delete-vm.command.js';
+import { DeleteWorkerCommand } from './delete/delete-worker.command.js';
+import { DeleteCommand } from './delete/delete.command.js';
+import { GetClusterSettingsCommand } from './get/get-cluster-settings.command.js';
+import { GetServiceAccountCommand } from './get/get-service-account.command.js';
+import { GetVmCommand } from './get/get-vm.command.js';
+import { GetWorkerCommand } from './get/get-worker.command.js';
+import { GetCommand } from './get/get.command.js';
+import { ListServiceAccountsCommand } from './list/list-service-accounts.command.js';
+import { ListVmsCommand } from './list/list-vms.command.js';
+import { ListWorkersCommand } from './list/list-workers.command.js';
+import { ListCommand } from './list/list.command.js';
+import { LogsVmCommand } from './logs/logs-vm.command.js';
+import { LogsCommand } from './logs/logs.command.js';
+import { PauseWorkerCommand } from './pause/pause-worker.command.js';
+import { PauseCommand } from './pause/pause.command.js';
+import { ResumeWorkerCommand } from './resume/resume-worker.command.js';
+import { ResumeCommand } from './resume/resume.command.js';
+import { SetClusterSettingsCommand } from './set/set-cluster-settings.command.js';
+import { SetCommand } from './set/set.command.js';
+
+/** Every command of the `orchard` CLI; nest-commander builds the tree from their decorators. */
+@Module({
+  providers: [
+    ...configProviders,
+    ClientService,
+    CommanderSetupService,
+    ContextCommand,
+    ContextCreateCommand,
+    ContextDefaultCommand,
+    ContextDeleteCommand,
+    ContextListCommand,
+    ControllerCommand,
+    ControllerRunCommand,
+    CreateCommand,
+    CreateServiceAccountCommand,
+    CreateVmCommand,
+    DeleteCommand,
+    DeleteServiceAccountCommand,
+    DeleteVmCommand,
+    DeleteWorkerCommand,
+    GetClusterSettingsCommand,
+    GetCommand,
+    GetServiceAccountCommand,
+    GetVmCommand,
+    GetWorkerCommand,
+    ListCommand,
+    ListServiceAccountsCommand,
+    ListVmsCommand,
+    ListWorkersCommand,
+    LogsCommand,
+    LogsVmCommand,
+    PauseCommand,
+    PauseWorkerCommand,
+    ResumeCommand,
+    ResumeWorkerCommand,
+    SetClusterSettingsCommand,
+    SetCommand,
+  ],
+})
+export class CliModule {}

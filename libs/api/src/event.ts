@@ -1,5 +1,5 @@
 import { invalid } from './errors.js';
-import { asObject, optionalString } from './fields.js';
+import { asNestedObject, optionalString } from './fields.js';
 
 /** A VM event (today: log lines a worker collects). `timestamp` is unix seconds. */
 export interface VmEvent {
@@ -17,7 +17,7 @@ export function parseEvents(body: unknown): VmEvent[] {
   if (!Array.isArray(body)) throw invalid('events must be a JSON array');
   if (body.length > EVENTS_MAX_BATCH) throw invalid(`at most ${EVENTS_MAX_BATCH} events per request`);
   return body.map((raw, index) => {
-    const object = asObject(raw, `events[${index}]`);
+    const object = asNestedObject(raw, `events[${index}]`);
     const timestamp = object['timestamp'];
     if (typeof timestamp !== 'number' || !Number.isSafeInteger(timestamp) || timestamp < 0) {
       throw invalid(`events[${index}].timestamp must be unix seconds`);

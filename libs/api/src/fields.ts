@@ -13,6 +13,17 @@ export function asObject(body: unknown, what = 'request body'): JsonObject {
   return body as JsonObject;
 }
 
+/**
+ * A value inside a well-formed body that must be an object: the body parsed, it breaks a rule,
+ * so this is a validation error (412) like any other wrongly typed field, not a bad request.
+ */
+export function asNestedObject(value: unknown, what: string): JsonObject {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw invalid(`${what} must be a JSON object`);
+  }
+  return value as JsonObject;
+}
+
 export function optionalString(body: JsonObject, key: string): string | undefined {
   const value = body[key];
   if (value === undefined || value === null) return undefined;

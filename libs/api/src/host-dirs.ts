@@ -1,5 +1,5 @@
 import { invalid } from './errors.js';
-import { asObject, optionalBool, optionalString } from './fields.js';
+import { asNestedObject, optionalBool, optionalString } from './fields.js';
 import type { HostDirPolicy } from './cluster-settings.js';
 
 /** A host directory mounted into a VM (`tart run --dir=name:path[:ro]`). */
@@ -10,7 +10,7 @@ export interface HostDir {
 }
 
 export function parseHostDir(raw: unknown, index: number): HostDir {
-  const object = asObject(raw, `hostDirs[${index}]`);
+  const object = asNestedObject(raw, `hostDirs[${index}]`);
   const name = optionalString(object, 'name');
   const path = optionalString(object, 'path');
   if (!name || name.includes(':') || name.includes('/')) {

@@ -1,5 +1,6 @@
 import { invalid } from './errors.js';
 import {
+  asNestedObject,
   asObject,
   optionalBool,
   optionalCount,
@@ -139,7 +140,7 @@ function cidrList(object: JsonObject, key: string): string[] | undefined {
 function parseScript(object: JsonObject): VmScript | null {
   const raw = object['startup_script'];
   if (raw === undefined || raw === null) return null;
-  const script = asObject(raw, 'startup_script');
+  const script = asNestedObject(raw, 'startup_script');
   const content = optionalString(script, 'script_content') ?? '';
   if (content === '') return null;
   return { script_content: content, env: optionalStringMap(script, 'env') ?? {} };

@@ -44,7 +44,7 @@ export class AuthGuard implements CanActivate {
     if (!access) {
       throw new OrchardError('forbidden', 'this route declares no access policy');
     }
-    if (!this.config.authEnabled) return true;
+    if (!this.config.authEnabled || 'public' in access) return true;
 
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
     const credentials = parseBasicAuth(request.headers.authorization);

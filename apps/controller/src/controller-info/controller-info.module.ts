@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 
-import { ControllerInfoController } from './controller-info.controller.js';
+import { ApiRootController, ControllerInfoController } from './controller-info.controller.js';
 
-@Module({ controllers: [ControllerInfoController] })
+@Module({ controllers: [ApiRootController, ControllerInfoController] })
 export class ControllerInfoModule {}

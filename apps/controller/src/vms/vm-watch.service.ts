@@ -35,6 +35,13 @@ export class VmWatchService {
         else buffered.push(line);
       });
     raw.on('close', () => subscription.unsubscribe());
+    // A client that went away while the guard was still checking its credentials closed the
+    // response before the listener above existed: it will never fire, so end here.
+    if (raw.closed) {
+      subscription.unsubscribe();
+      reply.hijack();
+      return;
+    }
 
     let current: VM | null;
     try {
@@ -45,6 +52,9 @@ export class VmWatchService {
     }
     reply.hijack();
     raw.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
+    // Node holds the headers back until the first write, and a VM that does not exist yet has
+    // nothing to write: send them now so the client knows the watch is established.
+    raw.flushHeaders();
     if (current) write({ type: 'ADDED', object: current });
     for (const line of buffered) write(line);
     live = true;

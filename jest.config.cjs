@@ -21,7 +21,9 @@ module.exports = {
   moduleNameMapper: {
     '^#api$': '<rootDir>/libs/api/src/index.ts',
     '^#client$': '<rootDir>/libs/client/src/index.ts',
+    '^#pipe$': '<rootDir>/libs/pipe/src/index.ts',
     '^#protocol$': '<rootDir>/libs/protocol/src/index.ts',
+    '^#process$': '<rootDir>/libs/process/src/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   testMatch: [

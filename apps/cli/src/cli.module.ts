@@ -17,6 +17,8 @@ import { DeleteServiceAccountCommand } from './delete/delete-service-account.com
 import { DeleteVmCommand } from './delete/delete-vm.command.js';
 import { DeleteWorkerCommand } from './delete/delete-worker.command.js';
 import { DeleteCommand } from './delete/delete.command.js';
+import { DevCommand } from './dev/dev.command.js';
+import { GetBootstrapTokenCommand } from './get/get-bootstrap-token.command.js';
 import { GetClusterSettingsCommand } from './get/get-cluster-settings.command.js';
 import { GetServiceAccountCommand } from './get/get-service-account.command.js';
 import { GetVmCommand } from './get/get-vm.command.js';
@@ -34,6 +36,8 @@ import { ResumeWorkerCommand } from './resume/resume-worker.command.js';
 import { ResumeCommand } from './resume/resume.command.js';
 import { SetClusterSettingsCommand } from './set/set-cluster-settings.command.js';
 import { SetCommand } from './set/set.command.js';
+import { WorkerRunCommand } from './worker/worker-run.command.js';
+import { WorkerCommand } from './worker/worker.command.js';
 
 /** Every command of the `orchard` CLI; nest-commander builds the tree from their decorators. */
 @Module({
@@ -55,6 +59,8 @@ import { SetCommand } from './set/set.command.js';
     DeleteServiceAccountCommand,
     DeleteVmCommand,
     DeleteWorkerCommand,
+    DevCommand,
+    GetBootstrapTokenCommand,
     GetClusterSettingsCommand,
     GetCommand,
     GetServiceAccountCommand,
@@ -72,6 +78,8 @@ import { SetCommand } from './set/set.command.js';
     ResumeWorkerCommand,
     SetClusterSettingsCommand,
     SetCommand,
+    WorkerCommand,
+    WorkerRunCommand,
   ],
 })
 export class CliModule {}

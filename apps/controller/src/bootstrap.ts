@@ -7,9 +7,10 @@ import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swag
 import type { FastifyError, FastifyInstance } from 'fastify';
 import type { DataSource } from 'typeorm';
 
+import { OrchardLogger } from '#process';
+
 import { AppModule } from './app.module.js';
 import { HttpErrorsFilter } from './common/http-errors.filter.js';
-import { OrchardLogger } from './common/orchard-logger.js';
 import type { ControllerConfig } from './config/controller-config.js';
 import { createDataSource, migrate } from './database/data-source.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './database/embedded-postgres.js';
@@ -69,7 +70,12 @@ export async function createController(config: ControllerConfig): Promise<Runnin
     await migrate(dataSource);
 
     // forceCloseConnections: watch streams and tunnels never go idle, and must not hold up a shutdown.
-    const adapter = new FastifyAdapter({ bodyLimit: BODY_LIMIT, forceCloseConnections: true });
+    // ignoreTrailingSlash: Orchard's Go client probes GET /v1/ (with the slash).
+    const adapter = new FastifyAdapter({
+      bodyLimit: BODY_LIMIT,
+      forceCloseConnections: true,
+      routerOptions: { ignoreTrailingSlash: true },
+    });
     app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, dataSource), adapter, {
       logger,
       abortOnError: false,

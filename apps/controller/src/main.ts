@@ -1,10 +1,8 @@
-import { resolveControllerConfig } from './config/controller-config.js';
-import { createController } from './bootstrap.js';
-import { runUntilSignal } from './run-until-signal.js';
+import { runUntilSignal } from '#process';
 
-// Standalone entry (Docker image): configuration from the environment only.
-await runUntilSignal(() =>
-  createController(
-    resolveControllerConfig({ listen: process.env['ORCHARD_LISTEN'], authEnabled: true }, process.env),
-  ),
-);
+import { createController } from './bootstrap.js';
+import { resolveControllerConfig } from './config/controller-config.js';
+
+// Standalone entry (the Docker image): configured by the environment only, see
+// resolveControllerConfig (ORCHARD_LISTEN, DATABASE_URL, ORCHARD_DATA_DIR, ...).
+await runUntilSignal(() => createController(resolveControllerConfig({}, process.env)));

@@ -1,7 +1,9 @@
 import 'reflect-metadata';
 
 import { NestFactory } from '@nestjs/core';
-import { ConsoleLogger, type INestApplicationContext } from '@nestjs/common';
+
+import { OrchardLogger } from '#process';
+import type { INestApplicationContext } from '@nestjs/common';
 
 import type { WorkerConfig } from './config/worker-config.js';
 import { ControllerLink } from './controller-link/controller-link.js';
@@ -27,7 +29,7 @@ export async function createWorker(
   options: { runtime?: VmRuntime } = {},
 ): Promise<RunningWorker> {
   const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config, options.runtime), {
-    logger: new ConsoleLogger('orchard-worker', { logLevels: config.logLevels }),
+    logger: new OrchardLogger('orchard-worker', { logLevels: config.logLevels }),
     abortOnError: false,
   });
   const link = app.get(ControllerLink);

@@ -1,3 +1,4 @@
+export * from './bootstrap-token.js';
 export * from './cluster-settings.js';
 export * from './duration.js';
 export * from './errors.js';

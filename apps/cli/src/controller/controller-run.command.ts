@@ -8,7 +8,7 @@ import {
   resolveControllerConfig,
   type ControllerConfig,
 } from '../../../controller/src/config/controller-config.js';
-import { runUntilSignal } from '../../../controller/src/run-until-signal.js';
+import { runUntilSignal } from '#process';
 import { PROCESS_ENV } from '../cli-config.js';
 import { UsageError } from '../common/errors.js';
 

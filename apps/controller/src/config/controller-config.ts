@@ -89,7 +89,8 @@ function apiPrefix(text: string | undefined): string {
 
 /**
  * Validates flags and environment into one typed config. Flags win over the environment:
- * DATABASE_URL, ORCHARD_BOOTSTRAP_ADMIN_TOKEN, ORCHARD_DATA_DIR are read here and only here.
+ * ORCHARD_LISTEN, DATABASE_URL, ORCHARD_BOOTSTRAP_ADMIN_TOKEN, ORCHARD_DATA_DIR, ORCHARD_COMMIT
+ * are read here and only here.
  */
 export function resolveControllerConfig(
   input: ControllerConfigInput,
@@ -102,7 +103,7 @@ export function resolveControllerConfig(
   }
   const initialMs = duration('--restart-backoff', input.restartBackoffInitial, 5_000);
   return {
-    listen: parseListen(input.listen ?? `:${DEFAULT_PORT}`),
+    listen: parseListen(input.listen ?? env['ORCHARD_LISTEN'] ?? `:${DEFAULT_PORT}`),
     dataDir: isAbsolute(dataDirText) ? dataDirText : resolve(dataDirText),
     databaseUrl: databaseUrl(input.databaseUrl ?? env['DATABASE_URL']),
     apiPrefix: apiPrefix(input.apiPrefix),

@@ -9,9 +9,11 @@ import {
   MEMORY_MIB_RESOURCE,
   TART_VMS_PER_HOST,
   TART_VMS_RESOURCE,
+  parseBootstrapToken,
   parseDuration,
   validateName,
   type Architecture,
+  type BootstrapToken,
   type Labels,
   type Resources,
 } from '#api';
@@ -42,7 +44,8 @@ export interface WorkerConfig {
 }
 
 export interface WorkerConfigInput {
-  controllerUrl: string;
+  /** Else ORCHARD_CONTROLLER_URL. */
+  controllerUrl?: string;
   name?: string;
   serviceAccountName?: string;
   serviceAccountToken?: string;
@@ -118,28 +121,43 @@ export function hostResources(): Resources {
 
 export const WORKER_CONFIG = Symbol('WORKER_CONFIG');
 
+function bootstrapTokenFromEnv(text: string | undefined): BootstrapToken | null {
+  if (!text) return null;
+  try {
+    return parseBootstrapToken(text);
+  } catch (error) {
+    throw new WorkerConfigError(`ORCHARD_BOOTSTRAP_TOKEN: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * Validates flags and environment into one WorkerConfig. Flags win; the environment fills in:
+ * ORCHARD_CONTROLLER_URL, ORCHARD_WORKER_NAME, ORCHARD_WORKER_RUNTIME, ORCHARD_BOOTSTRAP_TOKEN
+ * (or ORCHARD_SERVICE_ACCOUNT_NAME + ORCHARD_SERVICE_ACCOUNT_TOKEN), ORCHARD_TART_PATH.
+ */
 export function resolveWorkerConfig(
   input: WorkerConfigInput,
   env: Record<string, string | undefined>,
 ): WorkerConfig {
+  const controllerUrl = input.controllerUrl ?? env['ORCHARD_CONTROLLER_URL'];
+  if (!controllerUrl)
+    throw new WorkerConfigError('the controller URL is required (or ORCHARD_CONTROLLER_URL)');
   let url: URL;
   try {
-    url = new URL(input.controllerUrl);
+    url = new URL(controllerUrl);
   } catch {
-    throw new WorkerConfigError(
-      `controller URL "${input.controllerUrl}" is not a URL (expected http://host:6120)`,
-    );
+    throw new WorkerConfigError(`controller URL "${controllerUrl}" is not a URL (expected http://host:6120)`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new WorkerConfigError(`controller URL must be http:// or https://, not ${url.protocol}//`);
   }
-  const runtime = input.runtime ?? 'tart';
+  const runtime = input.runtime ?? env['ORCHARD_WORKER_RUNTIME'] ?? 'tart';
   if (runtime !== 'tart' && runtime !== 'synthetic') {
     throw new WorkerConfigError(`--runtime must be tart or synthetic, not "${runtime}"`);
   }
   let name: string;
   try {
-    name = validateName('worker', input.name ?? hostname());
+    name = validateName('worker', input.name ?? env['ORCHARD_WORKER_NAME'] ?? hostname());
   } catch (error) {
     throw new WorkerConfigError((error as Error).message);
   }
@@ -147,8 +165,11 @@ export function resolveWorkerConfig(
   for (const [key, value] of Object.entries(parseKeyValues('--resources', input.resources))) {
     resources[key] = count(`--resources ${key}`, value, 0);
   }
-  const saName = input.serviceAccountName ?? env['ORCHARD_SERVICE_ACCOUNT_NAME'];
-  const saToken = input.serviceAccountToken ?? env['ORCHARD_SERVICE_ACCOUNT_TOKEN'];
+  const fromToken = bootstrapTokenFromEnv(env['ORCHARD_BOOTSTRAP_TOKEN']);
+  const saName =
+    input.serviceAccountName ?? fromToken?.serviceAccountName ?? env['ORCHARD_SERVICE_ACCOUNT_NAME'];
+  const saToken =
+    input.serviceAccountToken ?? fromToken?.serviceAccountToken ?? env['ORCHARD_SERVICE_ACCOUNT_TOKEN'];
   return {
     controllerUrl: url.toString().replace(/\/+$/, ''),
     name,

@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, type Repository } from 'typeorm';
 
 import {
@@ -11,6 +11,7 @@ import {
 } from '#api';
 
 import { ClusterEvents } from '../common/cluster-events.js';
+import { CONTROLLER_CONFIG, type ControllerConfig } from '../config/controller-config.js';
 import { WorkerEntity } from '../database/worker.entity.js';
 
 export function toWireWorker(entity: WorkerEntity): Worker {
@@ -36,6 +37,7 @@ export class WorkersService {
   constructor(
     private readonly dataSource: DataSource,
     private readonly events: ClusterEvents,
+    @Inject(CONTROLLER_CONFIG) private readonly config: ControllerConfig,
   ) {
     this.repository = dataSource.getRepository(WorkerEntity);
   }
@@ -111,9 +113,12 @@ export class WorkersService {
       await this.repository.update({ name }, changes);
     }
     const saved = await this.find(name);
-    // A heartbeat alone does not change what the scheduler sees unless the worker was offline;
-    // publishing it anyway is cheap and lets a recovered worker get work at once.
-    this.events.workerChanged(name);
+    // A heartbeat alone changes nothing the scheduler sees, unless the worker was offline: then
+    // it can take work again at once. Every other change may matter. (Publishing every heartbeat
+    // made the scheduler run a full pass per heartbeat of every worker.)
+    const wasOffline = Date.now() - worker.lastSeen.getTime() > this.config.workerOfflineTimeoutMs;
+    const onlyHeartbeat = Object.keys(changes).every((key) => key === 'lastSeen');
+    if (!onlyHeartbeat || wasOffline) this.events.workerChanged(name);
     return toWireWorker(saved);
   }
 

@@ -21,8 +21,8 @@ interface RouteCase {
   /** What to call: every target exists, or is meant not to (then the handler answers 404). */
   url: string;
   body?: unknown;
-  /** The role the route requires, 'any' valid account, or 'public' (no credentials needed). */
-  access: Role | 'any' | 'public';
+  /** The role (or any of the roles) the route requires, 'any' valid account, or 'public'. */
+  access: Role | readonly Role[] | 'any' | 'public';
   /** The answer once past authentication and authorisation; nothing here changes state. */
   expected: number;
 }
@@ -118,6 +118,28 @@ const ROUTES: RouteCase[] = [
   },
 
   { method: 'POST', route: '/v1/vms', url: '/v1/vms', body: {}, access: 'compute:write', expected: 412 },
+  // The tunnel endpoints speak WebSocket: past the guard, a plain GET is a 400 (or 404 for the IP).
+  {
+    method: 'GET',
+    route: '/v1/vms/:name/port-forward',
+    url: '/v1/vms/no-such-vm/port-forward?port=22',
+    access: ['compute:write', 'compute:connect'],
+    expected: 400,
+  },
+  {
+    method: 'GET',
+    route: '/v1/workers/:name/port-forward',
+    url: '/v1/workers/no-such-worker/port-forward?port=22',
+    access: 'admin:write',
+    expected: 400,
+  },
+  {
+    method: 'GET',
+    route: '/v1/vms/:name/ip',
+    url: '/v1/vms/no-such-vm/ip?wait=0',
+    access: ['compute:write', 'compute:connect'],
+    expected: 404,
+  },
   { method: 'GET', route: '/v1/vms', url: '/v1/vms', access: 'compute:read', expected: 200 },
   { method: 'GET', route: '/v1/vms/:name', url: '/v1/vms/matrix-vm', access: 'compute:read', expected: 200 },
   {
@@ -198,7 +220,9 @@ const CALLERS: Caller[] = [
 function expectedStatus(route: RouteCase, caller: Caller): number {
   if (route.access === 'public') return route.expected;
   if (caller.kind !== 'account') return 401;
-  if (route.access === 'any' || caller.roles.includes(route.access)) return route.expected;
+  if (route.access === 'any') return route.expected;
+  const needed: readonly Role[] = typeof route.access === 'string' ? [route.access] : route.access;
+  if (needed.some((role) => caller.roles.includes(role))) return route.expected;
   return 403;
 }
 

@@ -10,6 +10,7 @@ import { DatabaseModule } from './database/database.module.js';
 import { RpcModule } from './rpc/rpc.module.js';
 import { SchedulerModule } from './scheduler/scheduler.module.js';
 import { ServiceAccountsModule } from './service-accounts/service-accounts.module.js';
+import { TunnelsModule } from './tunnels/tunnels.module.js';
 import { VmsModule } from './vms/vms.module.js';
 import { WorkersModule } from './workers/workers.module.js';
 
@@ -27,6 +28,7 @@ export class AppModule {
         RpcModule,
         SchedulerModule,
         ServiceAccountsModule,
+        TunnelsModule,
         VmsModule,
         WorkersModule,
       ],

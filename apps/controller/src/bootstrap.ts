@@ -16,6 +16,7 @@ import { createDataSource, migrate } from './database/data-source.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './database/embedded-postgres.js';
 import { ControllerRpcService } from './rpc/controller-rpc.service.js';
 import { ServiceAccountsService } from './service-accounts/service-accounts.service.js';
+import { TunnelsService } from './tunnels/tunnels.service.js';
 
 export const BODY_LIMIT = 1024 * 1024;
 
@@ -104,6 +105,7 @@ export async function createController(config: ControllerConfig): Promise<Runnin
     await app.get(ServiceAccountsService).ensureBootstrapAdmin();
     await app.init();
     app.get(ControllerRpcService).attachTo(app.getHttpServer());
+    app.get(TunnelsService).attachTo(app.getHttpServer(), fastify);
     await app.listen(config.listen.port, config.listen.host);
     const address = app.getHttpServer().address();
     const port = typeof address === 'object' && address ? address.port : config.listen.port;

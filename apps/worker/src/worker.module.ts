@@ -13,6 +13,7 @@ import { OrchardClient } from '#client';
 import { WORKER_CONFIG, type WorkerConfig } from './config/worker-config.js';
 import type { ControllerApi } from './controller-link/controller-api.js';
 import { ControllerLink } from './controller-link/controller-link.js';
+import { PortForwarder } from './controller-link/port-forwarder.js';
 import { RestControllerApi } from './controller-link/rest-controller-api.js';
 import { createRuntime } from './runtime/create-runtime.js';
 import type { VmRuntime } from './runtime/vm-runtime.js';
@@ -83,12 +84,21 @@ export class WorkerModule {
         },
         {
           provide: ControllerLink,
-          inject: [CONTROLLER_API, SyncService],
-          useFactory: (api: ControllerApi, sync: SyncService) =>
-            new ControllerLink(config, api, {
+          inject: [CONTROLLER_API, SyncService, VM_RUNTIME],
+          useFactory: (api: ControllerApi, sync: SyncService, vmRuntime: VmRuntime) => {
+            // The forwarder opens PortForward calls on the link's channel; the link hands it the
+            // instructions. `link` is only used once instructions arrive, after construction.
+            const forwarder = new PortForwarder(vmRuntime, sync, (metadata) =>
+              link.grpcClient.PortForward(link.metadata(metadata)),
+            );
+            const link: ControllerLink = new ControllerLink(config, api, {
               syncVms: () => sync.kick(),
               resolveIp: async (_session, vmUid) => (await sync.findByUid(vmUid)?.ip()) ?? '',
-            }),
+              portForward: (instruction) => void forwarder.handle(instruction),
+            });
+            link.once('stopping', () => forwarder.closeAll());
+            return link;
+          },
         },
         WorkerLifecycle,
       ],

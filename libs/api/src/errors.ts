@@ -10,6 +10,8 @@ export type ErrorCode =
   | 'not-found' // (404)
   | 'conflict' // name taken, machine id mismatch (409)
   | 'too-large' // request body over the limit (413)
+  | 'timeout' // waited as long as the caller allowed for something that did not happen (408)
+  | 'failed' // the target is in a state that cannot satisfy the request, e.g. a failed VM (417)
   | 'unavailable'; // a dependency (database, worker) is not reachable right now (503)
 
 export class OrchardError extends Error {

@@ -18,6 +18,11 @@ export const METADATA = {
   serviceAccountToken: 'x-orchard-service-account-token',
   workerName: 'x-orchard-worker-name',
   session: 'x-orchard-port-forwarding-session',
+  /**
+   * Ours, not Orchard's: on a PortForward call, the worker could not connect to the target and
+   * says why (the call carries no bytes). Without it the controller would only notice a timeout.
+   */
+  portForwardError: 'x-orchard-port-forwarding-error',
 } as const;
 
 /** The options the generated types assume (keep in step with scripts/proto-gen.mjs). */

@@ -9,6 +9,8 @@ export interface VmChange {
   vm: VM;
   /** The worker it was on before the change, when that differs from vm.worker. */
   previousWorker?: string;
+  /** What caused it: a worker reporting the VM's state needs no SyncVMs back. */
+  cause?: 'worker-report';
 }
 
 export type ClusterEvent =

@@ -22,6 +22,10 @@ export function httpStatusOf(code: ErrorCode): number {
       return 412;
     case 'too-large':
       return 413;
+    case 'timeout':
+      return 408;
+    case 'failed':
+      return 417;
     case 'unavailable':
       return 503;
   }

@@ -13,6 +13,8 @@ export interface ControllerConfig {
   apiPrefix: string;
   workerOfflineTimeoutMs: number;
   schedulerIntervalMs: number;
+  /** How often the controller pings each WebSocket it holds (tunnels), so idle ones survive proxies. */
+  pingIntervalMs: number;
   /** false only in `orchard dev` (Orchard's dev mode has no auth either). */
   authEnabled: boolean;
   /** When set, `bootstrap-admin` gets this token at every start. */
@@ -32,6 +34,7 @@ export interface ControllerConfigInput {
   apiPrefix?: string;
   workerOfflineTimeout?: string;
   schedulerInterval?: string;
+  pingInterval?: string;
   authEnabled?: boolean;
   bootstrapAdminToken?: string;
   restartBackoffInitial?: string;
@@ -109,6 +112,7 @@ export function resolveControllerConfig(
     apiPrefix: apiPrefix(input.apiPrefix),
     workerOfflineTimeoutMs: duration('--worker-offline-timeout', input.workerOfflineTimeout, 180_000),
     schedulerIntervalMs: duration('--scheduler-interval', input.schedulerInterval, 5_000),
+    pingIntervalMs: duration('--ping-interval', input.pingInterval, 30_000),
     authEnabled: input.authEnabled ?? true,
     bootstrapAdminToken: token ? token : null,
     restartBackoff: {

@@ -11,13 +11,15 @@ import {
   type ResolveIPResult__Output,
   type WatchInstruction,
 } from '#protocol';
+import type { PortForwardServerCall } from '#pipe';
 
 import { CONTROLLER_CONFIG, type ControllerConfig } from '../config/controller-config.js';
 import { ServiceAccountsService } from '../service-accounts/service-accounts.service.js';
 import { WorkersService } from '../workers/workers.service.js';
 import { shareListenerWithGrpc, type SharedListener } from './connection-multiplexer.js';
 import { toServiceError } from './grpc-status.js';
-import { RendezvousService } from './rendezvous.service.js';
+import { HTTP2_WINDOW_BYTES, raiseHttp2Windows } from './http2-window.js';
+import { RendezvousService, SESSION_KINDS } from './rendezvous.service.js';
 import { WorkerNotifier } from './worker-notifier.service.js';
 
 const WORKER_ROLE: Role = 'compute:write';
@@ -57,10 +59,12 @@ export class ControllerRpcService implements OnModuleDestroy {
   ) {
     const handlers: Partial<ControllerHandlers> = {
       Watch: (call) => void this.watch(call),
+      PortForward: (call) => void this.portForward(call),
       ResolveIP: (call, callback) => void this.resolveIp(call, callback),
     };
     this.server.addService(orchardProto().Controller.service, handlers as ControllerHandlers);
     this.injector = this.server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+    raiseHttp2Windows(this.server, HTTP2_WINDOW_BYTES, (message) => this.logger.warn(message));
   }
 
   /** Serves gRPC on the HTTP server's port (call before it listens). */
@@ -112,6 +116,28 @@ export class ControllerRpcService implements OnModuleDestroy {
     call.write({ sync_vms_action: {} });
   }
 
+  /**
+   * The worker's answer to a PortForward instruction: its stream is handed to the waiting
+   * tunnel, or its refusal (x-orchard-port-forwarding-error) fails the tunnel at once.
+   */
+  private async portForward(call: PortForwardServerCall): Promise<void> {
+    try {
+      await this.authenticate(call.metadata);
+      const session = metadataValue(call.metadata, METADATA.session);
+      const refusal = metadataValue(call.metadata, METADATA.portForwardError);
+      if (refusal) {
+        this.rendezvous.fail(SESSION_KINDS.portForward, session, new OrchardError('unavailable', refusal));
+        call.end();
+        return;
+      }
+      if (!this.rendezvous.complete(SESSION_KINDS.portForward, session, call)) {
+        throw new OrchardError('not-found', 'no such session: unknown, already used or abandoned');
+      }
+    } catch (error) {
+      call.emit('error', toServiceError(error));
+    }
+  }
+
   private async resolveIp(
     call: grpc.ServerUnaryCall<ResolveIPResult__Output, unknown>,
     callback: grpc.sendUnaryData<Record<string, never>>,
@@ -119,7 +145,7 @@ export class ControllerRpcService implements OnModuleDestroy {
     try {
       await this.authenticate(call.metadata);
       const session = metadataValue(call.metadata, METADATA.session) || call.request.session;
-      if (!this.rendezvous.complete('ip', session, call.request.ip)) {
+      if (!this.rendezvous.complete(SESSION_KINDS.resolveIp, session, call.request.ip)) {
         throw new OrchardError('not-found', 'no such session: unknown, already answered or abandoned');
       }
       callback(null, {});

@@ -19,6 +19,10 @@ export function grpcStatusOf(code: ErrorCode): status {
       return status.ALREADY_EXISTS;
     case 'too-large':
       return status.RESOURCE_EXHAUSTED;
+    case 'timeout':
+      return status.DEADLINE_EXCEEDED;
+    case 'failed':
+      return status.FAILED_PRECONDITION;
     case 'unavailable':
       return status.UNAVAILABLE;
   }

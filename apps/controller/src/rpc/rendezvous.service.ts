@@ -8,6 +8,9 @@ interface Pending<T> {
   reject(error: Error): void;
 }
 
+/** The kinds of sessions: a worker's answer completes only a session of its own kind. */
+export const SESSION_KINDS = { portForward: 'port-forward', resolveIp: 'ip' } as const;
+
 export class RendezvousError extends Error {
   override name = 'RendezvousError';
 }

@@ -37,8 +37,9 @@ export class WorkerNotifier implements OnModuleInit, OnModuleDestroy {
   onModuleInit(): void {
     this.subscription = this.events.events.subscribe((event) => {
       if (event.kind !== 'vm') return;
-      const { vm, previousWorker } = event.change;
-      if (vm.worker) this.requestSync(vm.worker);
+      const { vm, previousWorker, cause } = event.change;
+      // A worker's own state report tells it nothing new: no SyncVMs back for it.
+      if (vm.worker && cause !== 'worker-report') this.requestSync(vm.worker);
       if (previousWorker && previousWorker !== vm.worker) this.requestSync(previousWorker);
     });
   }

@@ -15,7 +15,7 @@ import {
 } from '#api';
 
 import { ClusterSettingsService } from '../cluster-settings/cluster-settings.service.js';
-import { ClusterEvents } from '../common/cluster-events.js';
+import { ClusterEvents, type VmChange } from '../common/cluster-events.js';
 import { isUniqueViolation } from '../common/pg-errors.js';
 import { VmEntity } from '../database/vm.entity.js';
 import { toWireVm } from './vm.mapper.js';
@@ -132,7 +132,7 @@ export class VmsService {
 
   /** Applies the spec fields that may change; `generation` goes up only when something did. */
   async update(name: string, update: VmSpecUpdate): Promise<VM> {
-    return this.mutate(name, (vm) => {
+    return this.mutate(name, undefined, (vm) => {
       let changed = false;
       if (update.netSoftnet !== undefined && update.netSoftnet !== vm.netSoftnet) {
         vm.netSoftnet = update.netSoftnet;
@@ -161,7 +161,7 @@ export class VmsService {
 
   /** What the worker running the VM reports. */
   async reportState(name: string, report: VmStateReport): Promise<VM> {
-    return this.mutate(name, (vm) => {
+    return this.mutate(name, 'worker-report', (vm) => {
       const before = JSON.stringify([
         vm.status,
         vm.statusMessage,
@@ -194,7 +194,11 @@ export class VmsService {
   }
 
   /** Read-modify-write under a row lock; publishes MODIFIED after commit when `apply` changed something. */
-  private async mutate(name: string, apply: (vm: VmEntity) => boolean): Promise<VM> {
+  private async mutate(
+    name: string,
+    cause: VmChange['cause'],
+    apply: (vm: VmEntity) => boolean,
+  ): Promise<VM> {
     const { entity, changed } = await this.dataSource.transaction(async (manager) => {
       const vm = await this.find(manager, name, true);
       const changed = apply(vm);
@@ -202,7 +206,7 @@ export class VmsService {
       return { entity: vm, changed };
     });
     const vm = toWireVm(entity);
-    if (changed) this.events.vmChanged({ type: 'MODIFIED', vm });
+    if (changed) this.events.vmChanged({ type: 'MODIFIED', vm, cause });
     return vm;
   }
 

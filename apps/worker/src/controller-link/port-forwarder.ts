@@ -56,7 +56,9 @@ export class PortForwarder {
     try {
       target = await this.dial(vmUid, port);
     } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
+      // Not `instanceof Error`: errors from other realms (jest's VM contexts) fail that check.
+      const message = (error as { message?: unknown } | null)?.message;
+      const reason = typeof message === 'string' ? message : String(error);
       this.logger.debug(`session ${session}: ${reason}`);
       this.openCall({ [METADATA.session]: session, [METADATA.portForwardError]: reason }).end();
       return;

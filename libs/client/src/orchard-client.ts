@@ -107,8 +107,8 @@ function rootCause(error: unknown): { code?: string; message: string } {
     message: String(detail.message ?? error),
   };
 }
-
-function networkReason(error: unknown): string {
+/** The innermost code or message of a network failure (undici nests the socket error in `cause`); the CLI tunnel dialer uses it too. */
+export function networkReason(error: unknown): string {
   const { code, message } = rootCause(error);
   if (!code) return message;
   return NETWORK_ERRORS[code] ? `${NETWORK_ERRORS[code]} (${code})` : code;

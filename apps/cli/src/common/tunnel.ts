@@ -3,7 +3,14 @@ import type { Duplex } from 'node:stream';
 
 import WebSocket from 'ws';
 
-import { ApiError, loadContexts, OrchardClient, resolveConnection, type ClientConfig } from '#client';
+import {
+  ApiError,
+  loadContexts,
+  networkReason,
+  OrchardClient,
+  resolveConnection,
+  type ClientConfig,
+} from '#client';
 import { webSocketDuplex } from '#pipe';
 
 import { USER_AGENT } from '../cli-config.js';
@@ -157,21 +164,9 @@ export class TunnelDialer {
     if (error.message === 'Opening handshake has timed out') {
       return new TunnelError(`the controller at ${base} did not answer in time`);
     }
-    const code = (error as NodeJS.ErrnoException).code;
-    const reason = code ? (NETWORK_ERRORS[code] ? `${NETWORK_ERRORS[code]} (${code})` : code) : error.message;
-    return new TunnelError(`cannot reach the controller at ${base}: ${reason}`);
+    return new TunnelError(`cannot reach the controller at ${base}: ${networkReason(error)}`);
   }
 }
-
-const NETWORK_ERRORS: Record<string, string> = {
-  ECONNREFUSED: 'connection refused',
-  ECONNRESET: 'connection reset',
-  ENOTFOUND: 'host not found',
-  EAI_AGAIN: 'host not found',
-  EHOSTUNREACH: 'host unreachable',
-  ENETUNREACH: 'network unreachable',
-  ETIMEDOUT: 'connection timed out',
-};
 
 /** A non-101 answer as one line: the controller's `message`, else the status line. */
 async function refusal(response: IncomingMessage): Promise<TunnelError> {

@@ -127,15 +127,20 @@ describe(SyntheticRuntime.name, () => {
     );
   }
 
-  async function exec(
+  function exec(
     client: ssh2.Client,
     command: string,
     options: { pty?: PseudoTtyOptions; stdin?: string } = {},
-  ) {
-    const stream = await started(client, command, options.pty ?? false);
-    const result = collect(stream);
-    if (options.stdin !== undefined) stream.end(options.stdin);
-    return result;
+  ): Promise<ExecResult> {
+    // Collect inside the callback, not after an await: a quick command's output and exit status
+    // can arrive in the same packet batch as the channel, before a continuation would listen.
+    return new Promise((resolve, reject) =>
+      client.exec(command, { pty: options.pty ?? false }, (error, stream) => {
+        if (error) return reject(error);
+        collect(stream).then(resolve, reject);
+        if (options.stdin !== undefined) stream.end(options.stdin);
+      }),
+    );
   }
 
   function shell(client: ssh2.Client, window: PseudoTtyOptions): Promise<ClientChannel> {

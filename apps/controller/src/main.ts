@@ -1,8 +1,8 @@
 import { runUntilSignal } from '#process';
 
 import { createController } from './bootstrap.js';
-import { resolveControllerConfig } from './config/controller-config.js';
+import { controllerConfigFromEnvironment } from './config/controller-config.js';
 
 // Standalone entry (the Docker image): configured by the environment only, see
 // resolveControllerConfig (ORCHARD_LISTEN, DATABASE_URL, ORCHARD_DATA_DIR, ...).
-await runUntilSignal(() => createController(resolveControllerConfig({}, process.env)));
+await runUntilSignal(() => createController(controllerConfigFromEnvironment()));

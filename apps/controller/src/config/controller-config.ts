@@ -130,3 +130,8 @@ export function resolveControllerConfig(
 }
 
 export const CONTROLLER_CONFIG = Symbol('CONTROLLER_CONFIG');
+
+/** The standalone entry's config: flags do not exist there, so the process environment is all. */
+export function controllerConfigFromEnvironment(): ControllerConfig {
+  return resolveControllerConfig({}, process.env);
+}

@@ -199,3 +199,8 @@ export function resolveWorkerConfig(
         : ['log', 'error', 'warn', 'fatal'],
   };
 }
+
+/** The standalone entry's config: flags do not exist there, so the process environment is all. */
+export function workerConfigFromEnvironment(): WorkerConfig {
+  return resolveWorkerConfig({}, process.env);
+}

@@ -69,7 +69,7 @@ export class SyntheticRuntime implements VmRuntime {
     this.logger = options.logger ?? new Logger('synthetic');
     this.dataDir = options.dataDir;
     // Generated once per runtime: every VM presents the same host key, like one golden image.
-    const keys = ssh2.utils.generateKeyPairSync('ed25519');
+    const keys = generateHostKey();
     this.hostKey = keys.private;
     this.hostPublicKey = keys.public;
   }
@@ -295,4 +295,16 @@ export class SyntheticRuntime implements VmRuntime {
 /** Runs `work` now; what it returns or throws becomes the promise's value or rejection. */
 function settle<T>(work: () => T): Promise<T> {
   return new Promise((resolve) => resolve(work()));
+}
+
+/**
+ * An ed25519 host key that ssh2 can read back. ssh2's own generator now and then writes a
+ * private key its parser then rejects ("Malformed OpenSSH private key"), which made a VM fail
+ * to boot about once in a few hundred; a key is checked before use and made again if need be.
+ */
+function generateHostKey(): { private: string; public: string } {
+  for (let attempt = 1; ; attempt++) {
+    const keys = ssh2.utils.generateKeyPairSync('ed25519');
+    if (!(ssh2.utils.parseKey(keys.private) instanceof Error) || attempt >= 10) return keys;
+  }
 }

@@ -164,9 +164,20 @@ export function untilStopSignal(): Promise<NodeJS.Signals> {
   });
 }
 
-/** Runs a forwarder until a stop signal, then closes it. */
-export async function forwardUntilStopped(forwarder: LocalForwarder): Promise<void> {
-  await untilStopSignal();
+/**
+ * Binds the forwarder, lets `announce` print where it listens, and runs it until a stop signal,
+ * then closes it. The signal handlers go in before anything is printed: whoever reads the first
+ * line (a script, a test) may signal us right away, and a signal that beat the handlers would
+ * kill the process instead of ending the forward cleanly.
+ */
+export async function forwardUntilStopped(
+  forwarder: LocalForwarder,
+  localPort: number,
+  announce: (address: AddressInfo) => Promise<void> | void,
+): Promise<void> {
+  const stopped = untilStopSignal();
+  await announce(await forwarder.listen(localPort));
+  await stopped;
   await forwarder.close();
 }
 

@@ -59,8 +59,8 @@ export abstract class PortForwardRunner extends CommandRunner {
     const target = { kind: this.kind, name, port: remotePort, waitSeconds: options.wait };
     await dialer.checkExists(this.kind, name);
     const forwarder = new LocalForwarder(dialer, target, (line) => process.stderr.write(`${line}\n`));
-    const { address, port } = await forwarder.listen(localPort);
-    process.stdout.write(`Forwarding ${address}:${port} -> ${describeTarget(target)}\n`);
-    await forwardUntilStopped(forwarder);
+    await forwardUntilStopped(forwarder, localPort, ({ address, port }) => {
+      process.stdout.write(`Forwarding ${address}:${port} -> ${describeTarget(target)}\n`);
+    });
   }
 }

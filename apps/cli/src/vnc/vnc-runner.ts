@@ -61,22 +61,22 @@ export abstract class VncRunner extends CommandRunner {
     const { username, password } = await this.credentials(dialer, name, options);
     const target = { kind: this.kind, name, port: VNC_PORT, waitSeconds: options.wait };
     const forwarder = new LocalForwarder(dialer, target, (line) => process.stderr.write(`${line}\n`));
-    const { address, port } = await forwarder.listen(0);
-    process.stdout.write(`Forwarding ${address}:${port} -> ${describeTarget(target)}\n`);
+    await forwardUntilStopped(forwarder, 0, async ({ address, port }) => {
+      process.stdout.write(`Forwarding ${address}:${port} -> ${describeTarget(target)}\n`);
 
-    const userInfo = (withPassword: boolean) => {
-      if (username === undefined) return '';
-      const secret = withPassword && password !== undefined ? `:${encodeURIComponent(password)}` : '';
-      return `${encodeURIComponent(username)}${secret}@`;
-    };
-    const url = `vnc://${userInfo(true)}${address}:${port}`;
-    const opener = findOpener(this.env);
-    if (opener && (await launch(opener, url))) {
-      // The password stays off the screen when an application takes the URL.
-      process.stdout.write(`Opening vnc://${userInfo(false)}${address}:${port} (Ctrl-C to stop)\n`);
-    } else {
-      process.stdout.write(`Open ${url} with a VNC client (Ctrl-C to stop)\n`);
-    }
-    await forwardUntilStopped(forwarder);
+      const userInfo = (withPassword: boolean) => {
+        if (username === undefined) return '';
+        const secret = withPassword && password !== undefined ? `:${encodeURIComponent(password)}` : '';
+        return `${encodeURIComponent(username)}${secret}@`;
+      };
+      const url = `vnc://${userInfo(true)}${address}:${port}`;
+      const opener = findOpener(this.env);
+      if (opener && (await launch(opener, url))) {
+        // The password stays off the screen when an application takes the URL.
+        process.stdout.write(`Opening vnc://${userInfo(false)}${address}:${port} (Ctrl-C to stop)\n`);
+      } else {
+        process.stdout.write(`Open ${url} with a VNC client (Ctrl-C to stop)\n`);
+      }
+    });
   }
 }

@@ -40,6 +40,11 @@ export function shareListenerWithGrpc(
       socket.pause();
       socket.unshift(peeked);
       if (peeked.subarray(0, HTTP2_PREFACE_START.length).equals(HTTP2_PREFACE_START)) {
+        // The HTTP server accepts its connections half-open, and Node's HTTP/2 session does
+        // nothing when the peer's FIN arrives (nor when a write fails): a worker that died would
+        // hold its session, and every tunnel on it, until keepalive gave up on it. HTTP/2 has no
+        // use for a half-closed connection, so the peer's end is the connection's end.
+        socket.once('end', () => socket.destroy());
         // Do not resume() before injecting: grpc-js's HTTP/2 session must read the preface itself.
         injector.injectConnection(socket);
       } else {

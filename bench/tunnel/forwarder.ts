@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 
 import WebSocket from 'ws';
 
-import { splice, webSocketDuplex } from '#pipe';
+import { splice, tunnelMaskOptions, webSocketDuplex } from '#pipe';
 
 import { Child, type ChildStop } from './child.js';
 import type { Probe } from './proc.js';
@@ -105,7 +105,12 @@ export async function startBenchForwarder(spec: TunnelSpec): Promise<Forwarder> 
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
     socket.on('error', () => socket.destroy());
-    const ws = new WebSocket(url, { headers, perMessageDeflate: false, maxPayload: 64 * 1024 * 1024 });
+    const ws = new WebSocket(url, {
+      headers,
+      ...tunnelMaskOptions(url),
+      perMessageDeflate: false,
+      maxPayload: 64 * 1024 * 1024,
+    });
     ws.once('error', () => socket.destroy());
     ws.once('unexpected-response', () => {
       ws.terminate();

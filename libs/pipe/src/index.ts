@@ -7,6 +7,8 @@
  *   webSocketDuplex(ws, options)   a `ws` WebSocket (either side) as a byte Duplex: binary
  *                                  messages, coalesced writes, ws.pause() on a full buffer
  *   grpcDuplex(call, options)      either end of Controller.PortForward as a byte Duplex
+ *   tunnelMaskOptions(url)         a client WebSocket's masking: none where no one can read
+ *                                  the frames (TLS, loopback), RFC 6455's random mask elsewhere
  *
  * A TCP connection needs no adapter: a net.Socket is a byte Duplex already. Create it with
  * `allowHalfOpen: true` (net.connect({ allowHalfOpen: true }), net.createServer({ allowHalfOpen:
@@ -39,3 +41,4 @@ export {
 export { DEFAULT_MAX_MESSAGE_SIZE } from './messages.js';
 export { splice, type Splice, type SpliceOptions, type SpliceResult } from './splice.js';
 export { webSocketDuplex, type WebSocketDuplexOptions } from './websocket-duplex.js';
+export { tunnelMaskOptions } from './websocket-mask.js';

@@ -11,7 +11,7 @@ import {
   resolveConnection,
   type ClientConfig,
 } from '#client';
-import { webSocketDuplex } from '#pipe';
+import { tunnelMaskOptions, webSocketDuplex } from '#pipe';
 
 import { USER_AGENT } from '../cli-config.js';
 import { CommandFailedError, UsageError } from './errors.js';
@@ -120,8 +120,10 @@ export class TunnelDialer {
       if (signal?.aborted) return reject(signal.reason as Error);
       const headers: Record<string, string> = { 'user-agent': USER_AGENT };
       if (this.authorization) headers['authorization'] = this.authorization;
-      const ws = new WebSocket(this.url(target), {
+      const url = this.url(target);
+      const ws = new WebSocket(url, {
         headers,
+        ...tunnelMaskOptions(url),
         // Tunnel bytes are mostly encrypted already: compressing them costs CPU for nothing.
         perMessageDeflate: false,
         // Bigger than any message the controller sends (see #pipe's message size).

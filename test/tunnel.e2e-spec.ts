@@ -6,6 +6,8 @@ import { runInNewContext } from 'node:vm';
 import { Client as SshClient } from 'ssh2';
 import WebSocket from 'ws';
 
+import { HALF_CLOSE_HEADER } from '#api';
+
 import { RendezvousService } from '../apps/controller/src/rpc/rendezvous.service.js';
 import { TunnelsService } from '../apps/controller/src/tunnels/tunnels.service.js';
 import { webSocketDuplex } from '../libs/pipe/src/index.js';
@@ -96,6 +98,54 @@ describe('port forwarding through the controller', () => {
     const stream = await tunnel('/v1/vms/target/port-forward?port=7&wait=10');
     const data = randomBytes(8 * 1024 * 1024);
     expect(sha256(await roundTrip(stream, data))).toBe(sha256(data));
+  });
+
+  it('carries a half-close when the client asks for it: the whole echo comes back after the client ended its side', async () => {
+    const ws = new WebSocket(cluster.api.url.replace('http', 'ws') + '/v1/vms/target/port-forward?port=7', {
+      headers: { authorization: basicAuth(cluster.api.admin), [HALF_CLOSE_HEADER]: '1' },
+      perMessageDeflate: false,
+    });
+    const confirmed = new Promise<string | string[] | undefined>((resolve) =>
+      ws.once('upgrade', (response) => resolve(response.headers[HALF_CLOSE_HEADER])),
+    );
+    await new Promise((resolve, reject) => {
+      ws.once('open', resolve);
+      ws.once('error', reject);
+    });
+    expect(await confirmed).toBe('1');
+    const stream = webSocketDuplex(ws, { halfClose: true });
+    const data = randomBytes(4 * 1024 * 1024);
+    const received: Buffer[] = [];
+    stream.on('data', (chunk: Buffer) => received.push(chunk));
+    const ended = new Promise<void>((resolve, reject) => {
+      stream.once('end', resolve);
+      stream.once('error', reject);
+    });
+    // All of it is written and the client's side ended before a byte of the echo is read.
+    stream.end(data);
+    await ended;
+    expect(sha256(Buffer.concat(received))).toBe(sha256(data));
+    await new Promise((resolve) =>
+      ws.readyState === WebSocket.CLOSED ? resolve(null) : ws.once('close', resolve),
+    );
+    await untilNoTunnels();
+  });
+
+  it('does not confirm half-close to a client that did not ask for it (Orchard behaviour)', async () => {
+    const ws = new WebSocket(cluster.api.url.replace('http', 'ws') + '/v1/vms/target/port-forward?port=7', {
+      headers: { authorization: basicAuth(cluster.api.admin) },
+      perMessageDeflate: false,
+    });
+    const header = new Promise<string | string[] | undefined>((resolve) =>
+      ws.once('upgrade', (response) => resolve(response.headers[HALF_CLOSE_HEADER])),
+    );
+    await new Promise((resolve, reject) => {
+      ws.once('open', resolve);
+      ws.once('error', reject);
+    });
+    expect(await header).toBeUndefined();
+    ws.close();
+    await untilNoTunnels();
   });
 
   it("reaches the VM's SSH server: a command's exit status comes back", async () => {

@@ -10,5 +10,6 @@ export * from './resources.js';
 export * from './roles.js';
 export * from './service-account.js';
 export * from './time.js';
+export * from './tunnels.js';
 export * from './vm.js';
 export * from './worker.js';

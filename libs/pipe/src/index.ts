@@ -19,8 +19,10 @@
  * duplex. Orchard's wire has no way to carry that (a WebSocket close frame and a gRPC server
  * status both end the whole stream), so by default end() closes the transport, as Orchard does.
  * The `halfClose` option turns on an extension: an empty message is end-of-stream in one
- * direction, and the transport closes when both directions have ended. Peers must agree on it
- * first (a WebSocket subprotocol, a gRPC metadata key): an Orchard peer ignores empty messages.
+ * direction, and the transport closes when both directions have ended. Peers agree on it first
+ * (the `x-orchard-half-close` header on the WebSocket upgrade and its 101, the `half_close`
+ * instruction field and `x-orchard-half-close` metadata on gRPC): an Orchard peer ignores empty
+ * messages.
  *
  * Memory per tunnel is bounded by the streams' high-water marks: each message duplex has one
  * message in flight and coalesces what was written meanwhile (64 KiB read and write buffers

@@ -181,6 +181,27 @@ describe(splice.name, () => {
     expect(user.right.destroyed && vm.left.destroyed).toBe(true);
   });
 
+  it('closes a socket torn down while its end-of-stream is still being sent (no reset then)', async () => {
+    const controller = new AbortController();
+    const spliced = splice(user.right, vm.left, { signal: controller.signal });
+    user.left.on('error', () => undefined);
+    vm.right.on('error', () => undefined);
+    // The moment after the splice ends vm.left: its shutdown has been asked for but not done, and
+    // a TCP reset cannot be sent any more (libuv refuses it, and Node then never closes the socket).
+    const end = vm.left.end.bind(vm.left);
+    vm.left.end = ((...args: Parameters<Socket['end']>) => {
+      const result = end(...args);
+      process.nextTick(() => process.nextTick(() => controller.abort(new Error('torn down'))));
+      return result;
+    }) as Socket['end'];
+
+    user.left.end();
+
+    await expect(spliced).rejects.toThrow('torn down');
+    await closed(vm.left);
+    await closed(user.right);
+  });
+
   it('rejects at once when the signal is already aborted', async () => {
     user.left.on('error', () => undefined);
     vm.right.on('error', () => undefined);

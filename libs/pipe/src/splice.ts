@@ -202,7 +202,10 @@ function isResetAfterEnd(side: Duplex, error: Error): boolean {
 
 function destroyWith(side: Duplex, error: Error): void {
   if (side.destroyed) return;
-  if (side instanceof Socket && !side.connecting) {
+  // Once the socket has been ended its FIN is on its way, and from the moment the shutdown has
+  // been asked for libuv refuses a reset: Node then emits an error and never closes the handle
+  // (the process would hang on it). The peer has our end-of-stream anyway: a plain destroy.
+  if (side instanceof Socket && !side.connecting && !side.writableEnded) {
     try {
       // A reset, so that the TCP peer sees the failure instead of a clean end-of-stream.
       side.resetAndDestroy();

@@ -239,6 +239,30 @@ describe(webSocketDuplex.name, () => {
     expect(Buffer.concat(messages).toString()).toBe('early bytes');
   });
 
+  it('completes the close handshake at once when destroyed while paused for backpressure', async () => {
+    const duplex = webSocketDuplex(ws.server);
+    duplex.on('error', () => undefined);
+    // Nobody reads the duplex: the server WebSocket pauses while the client keeps sending.
+    const paused = new Promise<void>((resolve) => {
+      const check = () => (ws.server.isPaused ? resolve() : setImmediate(check));
+      check();
+    });
+    const chunk = Buffer.alloc(256 * 1024);
+    const flood = () => {
+      if (ws.client.readyState === ws.client.OPEN) ws.client.send(chunk, flood);
+    };
+    flood();
+    await paused;
+    const clientClosed = closeOf(ws.client);
+    const started = Date.now();
+
+    duplex.destroy(new Error('the worker went away'));
+
+    expect(await clientClosed).toEqual({ code: 1011, reason: 'the worker went away' });
+    // Without reading the client's answer to the close frame, ws waits 30 s for it.
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
   describe('with the half-close extension', () => {
     it('lets one side end writing, still receive the rest, then closes both', async () => {
       const { user, vm, cli, controller } = await tunnel({ halfClose: true });

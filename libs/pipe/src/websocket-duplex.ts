@@ -83,11 +83,13 @@ class WebSocketDuplex extends MessageDuplex {
   protected endTransport(callback: (error?: Error | null) => void): void {
     if (this.whenOpen(() => this.endTransport(callback))) return;
     if (this.ws.readyState === WebSocket.OPEN) this.ws.close(1000);
+    flowUntilClosed(this.ws);
     callback();
   }
 
   protected finishTransport(): void {
     if (this.ws.readyState === WebSocket.OPEN) this.ws.close(1000);
+    flowUntilClosed(this.ws);
   }
 
   protected pauseTransport(): void {
@@ -107,9 +109,11 @@ class WebSocketDuplex extends MessageDuplex {
     }
     if (error) {
       if (ws.readyState === WebSocket.OPEN) ws.close(closeCodeFor(error), closeReason(error.message));
+      flowUntilClosed(ws);
       return callback(error);
     }
     if (ws.readyState === WebSocket.OPEN) ws.close(1000);
+    flowUntilClosed(ws);
     ws.once('close', () => callback(null));
   }
 
@@ -119,6 +123,15 @@ class WebSocketDuplex extends MessageDuplex {
     this.ws.once('open', action);
     return true;
   }
+}
+
+/**
+ * A WebSocket paused for backpressure would never read the peer's answer to our close frame, and
+ * the close would wait for ws's 30 s timeout: nothing is read into the duplex any more, so let
+ * the socket flow.
+ */
+function flowUntilClosed(ws: WebSocket): void {
+  if (ws.isPaused) ws.resume();
 }
 
 function toBuffer(data: WebSocket.RawData): Buffer {

@@ -23,6 +23,11 @@ export const METADATA = {
    * says why (the call carries no bytes). Without it the controller would only notice a timeout.
    */
   portForwardError: 'x-orchard-port-forwarding-error',
+  /**
+   * Ours, not Orchard's: on a PortForward call, "1" when the worker accepted the half_close its
+   * instruction offered (an empty message is then end-of-stream for one direction).
+   */
+  halfClose: 'x-orchard-half-close',
 } as const;
 
 /** The options the generated types assume (keep in step with scripts/proto-gen.mjs). */

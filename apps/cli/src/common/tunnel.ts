@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 
 import WebSocket from 'ws';
 
+import { HALF_CLOSE_HEADER, halfCloseRequested } from '#api';
 import {
   ApiError,
   loadContexts,
@@ -118,7 +119,8 @@ export class TunnelDialer {
   open(target: TunnelTarget, signal?: AbortSignal): Promise<Duplex> {
     return new Promise<Duplex>((resolve, reject) => {
       if (signal?.aborted) return reject(signal.reason as Error);
-      const headers: Record<string, string> = { 'user-agent': USER_AGENT };
+      // Offered always: a controller that does not know the extension ignores the header.
+      const headers: Record<string, string> = { 'user-agent': USER_AGENT, [HALF_CLOSE_HEADER]: '1' };
       if (this.authorization) headers['authorization'] = this.authorization;
       const url = this.url(target);
       const ws = new WebSocket(url, {
@@ -149,9 +151,14 @@ export class TunnelDialer {
       // The duplex must listen from the 'open' event on: a server that speaks first (SSH) may
       // have its first message in the same packet as the 101, and ws emits it before any
       // promise continuation would run.
-      const onOpen = () => settle(webSocketDuplex(ws));
+      let halfClose = false;
+      const onUpgrade = (response: IncomingMessage) => {
+        halfClose = halfCloseRequested(response.headers[HALF_CLOSE_HEADER]);
+      };
+      const onOpen = () => settle(webSocketDuplex(ws, { halfClose }));
       const onError = (error: Error) => settle(this.failure(error));
       const onAbort = () => settle(signal?.reason as Error);
+      ws.once('upgrade', onUpgrade);
       ws.once('open', onOpen);
       ws.once('error', onError);
       ws.once('unexpected-response', (_request, response: IncomingMessage) => {

@@ -5,8 +5,9 @@ import type { FastifyInstance } from 'fastify';
 import { filter } from 'rxjs';
 import { WebSocketServer, type WebSocket } from 'ws';
 
-import { OrchardError, notFound, type VM } from '#api';
+import { HALF_CLOSE_HEADER, halfCloseRequested, OrchardError, notFound, type VM } from '#api';
 import { grpcDuplex, splice, webSocketDuplex, type PortForwardServerCall } from '#pipe';
+import { METADATA } from '#protocol';
 
 import { ClusterEvents } from '../common/cluster-events.js';
 import { CONTROLLER_CONFIG, type ControllerConfig } from '../config/controller-config.js';
@@ -49,7 +50,12 @@ export class TunnelsService implements OnModuleDestroy {
     private readonly events: ClusterEvents,
     private readonly notifier: WorkerNotifier,
     private readonly rendezvous: RendezvousService,
-  ) {}
+  ) {
+    // The 101 answer confirms the half-close extension to a client that asked for it.
+    this.wss.on('headers', (headers: string[], request: IncomingMessage) => {
+      if (halfCloseRequested(request.headers[HALF_CLOSE_HEADER])) headers.push(`${HALF_CLOSE_HEADER}: 1`);
+    });
+  }
 
   /** Number of tunnels carrying bytes now (metrics, leak checks). */
   get activeTunnels(): number {
@@ -88,8 +94,12 @@ export class TunnelsService implements OnModuleDestroy {
         call.end();
         return;
       }
+      const halfClose = {
+        client: halfCloseRequested(request.headers[HALF_CLOSE_HEADER]),
+        worker: call.metadata.get(METADATA.halfClose)[0] === '1',
+      };
       this.wss.handleUpgrade(request, upgrade.socket, upgrade.head, (ws) =>
-        this.splice(ws, call, target, port),
+        this.splice(ws, call, target, port, halfClose),
       );
     } finally {
       upgrade.socket.off('close', onGone);
@@ -208,7 +218,9 @@ export class TunnelsService implements OnModuleDestroy {
   ): Promise<PortForwardServerCall> {
     const remaining = Math.max(1, deadline - Date.now());
     const { session, wait } = this.rendezvous.open<PortForwardServerCall>(PORT_FORWARD, remaining, signal);
-    if (!this.notifier.send(worker, { port_forward_action: { session, vm_uid: vmUid, port } })) {
+    // Every worker is offered half-close; Orchard's ignore the field, ours confirm in metadata.
+    const instruction = { session, vm_uid: vmUid, port, half_close: true };
+    if (!this.notifier.send(worker, { port_forward_action: instruction })) {
       // The stream dropped between the check and now: let the session expire quietly.
       this.rendezvous.fail(PORT_FORWARD, session, new RendezvousError('worker disconnected'));
     }
@@ -225,7 +237,18 @@ export class TunnelsService implements OnModuleDestroy {
     return new OrchardError('unavailable', `worker "${worker}" did not answer within ${seconds(waitedMs)}`);
   }
 
-  private splice(ws: WebSocket, call: PortForwardServerCall, target: ForwardTarget, port: number): void {
+  /**
+   * Splices the user's WebSocket and the worker's call. Each hop speaks half-close when both of
+   * its ends agreed to; where only one hop does, a half-close reaching the other one ends the
+   * tunnel, as Orchard's always do.
+   */
+  private splice(
+    ws: WebSocket,
+    call: PortForwardServerCall,
+    target: ForwardTarget,
+    port: number,
+    halfClose: { client: boolean; worker: boolean },
+  ): void {
     this.open.add(ws);
     let alive = true;
     ws.on('pong', () => {
@@ -241,7 +264,10 @@ export class TunnelsService implements OnModuleDestroy {
       alive = false;
       ws.ping();
     }, this.config.pingIntervalMs);
-    splice(webSocketDuplex(ws), grpcDuplex(call))
+    splice(
+      webSocketDuplex(ws, { halfClose: halfClose.client }),
+      grpcDuplex(call, { halfClose: halfClose.worker }),
+    )
       .then(
         (result) =>
           this.logger.debug(

@@ -13,6 +13,8 @@ export interface PortForwardInstruction {
   session: string;
   vm_uid: string;
   port: number;
+  /** Offered by Orchard-TS controllers (see proto/orchard.proto); accepted whenever offered. */
+  half_close?: boolean;
 }
 
 /** Opens the PortForward call with the given extra metadata (session, and a refusal if any). */
@@ -63,10 +65,14 @@ export class PortForwarder {
       this.openCall({ [METADATA.session]: session, [METADATA.portForwardError]: reason }).end();
       return;
     }
-    const call = this.openCall({ [METADATA.session]: session });
+    const halfClose = instruction.half_close === true;
+    const call = this.openCall({
+      [METADATA.session]: session,
+      ...(halfClose ? { [METADATA.halfClose]: '1' } : {}),
+    });
     this.open.add(target);
     try {
-      await splice(target, grpcDuplex(call));
+      await splice(target, grpcDuplex(call, { halfClose }));
     } catch (error) {
       this.logger.debug(`session ${session} ended: ${(error as Error).message}`);
     } finally {

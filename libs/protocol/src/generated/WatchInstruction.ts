@@ -18,6 +18,13 @@ export interface _WatchInstruction_PortForward {
    * TCP port on the VM (or on the worker's loopback), 1-65535.
    */
   port?: number;
+  /**
+   * Orchard-TS extension (Orchard's workers ignore it): the controller offers half-close on
+   * this PortForward call. A worker that accepts says so with x-orchard-half-close: 1, and then
+   * both sides send an empty PortForwardData as end-of-stream for their direction (a TCP FIN)
+   * instead of ending the call; the call ends once both directions have.
+   */
+  half_close?: boolean;
 }
 
 /**
@@ -36,6 +43,13 @@ export interface _WatchInstruction_PortForward__Output {
    * TCP port on the VM (or on the worker's loopback), 1-65535.
    */
   port: number;
+  /**
+   * Orchard-TS extension (Orchard's workers ignore it): the controller offers half-close on
+   * this PortForward call. A worker that accepts says so with x-orchard-half-close: 1, and then
+   * both sides send an empty PortForwardData as end-of-stream for their direction (a TCP FIN)
+   * instead of ending the call; the call ends once both directions have.
+   */
+  half_close: boolean;
 }
 
 /**

@@ -31,8 +31,9 @@ export class LocalForwarder {
     private readonly target: TunnelTarget,
     private readonly warn: (line: string) => void,
   ) {
-    // allowHalfOpen: a client that ends its side still gets the rest of the answer.
-    this.server = createServer({ allowHalfOpen: true }, (socket) => this.accept(socket));
+    // allowHalfOpen: a client that ends its side still gets the rest of the answer. noDelay: a
+    // forwarder must not hold small writes back (Nagle) on top of what the client does itself.
+    this.server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.accept(socket));
   }
 
   /** Binds 127.0.0.1:localPort (0: any free port); resolves with the bound address. */

@@ -22,7 +22,7 @@ export type OpenPortForward = (metadata: Record<string, string>) => PortForwardC
 
 function loopback(port: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+    const socket = connect({ host: '127.0.0.1', port, allowHalfOpen: true, noDelay: true });
     socket.once('connect', () => {
       socket.off('error', reject);
       resolve(socket);

@@ -5,7 +5,8 @@ import { cancelledError, RuntimeError } from './runtime-error.js';
 
 // Shared by the runtimes' connect(): a plain TCP dial whose every failure (refused, timed out,
 // cancelled) is a RuntimeError the tunnel can answer at once. Sockets allow half-open so that a
-// half-close passes through the tunnel instead of tearing the connection down.
+// half-close passes through the tunnel instead of tearing the connection down, and send without
+// Nagle's delay.
 
 export function assertPort(port: number): void {
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
@@ -38,7 +39,11 @@ export function dial(
         resolve(socket);
       }
     };
-    const onConnect = (): void => done();
+    // Tunnel bytes are forwarded as they come: Nagle would only delay small writes.
+    const onConnect = (): void => {
+      socket.setNoDelay(true);
+      done();
+    };
     const onError = (error: NodeJS.ErrnoException): void =>
       done(
         new RuntimeError('unreachable', `cannot connect to ${what}: ${error.code ?? error.message}`, {

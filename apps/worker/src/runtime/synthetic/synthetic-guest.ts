@@ -81,7 +81,7 @@ export class SyntheticGuest {
   }
 
   private listen(allowHalfOpen: boolean, serve: (socket: Socket) => void): Promise<Server> {
-    const server = createServer({ allowHalfOpen }, (socket) => {
+    const server = createServer({ allowHalfOpen, noDelay: true }, (socket) => {
       if (this.halted) {
         socket.destroy();
         return;

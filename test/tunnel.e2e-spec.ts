@@ -183,6 +183,20 @@ describe('port forwarding through the controller', () => {
     });
   });
 
+  it("answers 417 with the VM's failure for a VM that failed", async () => {
+    await cluster.client.createVm({ name: 'doomed', image: 'img' });
+    await cluster.waitForVm('doomed', (vm) => vm.status === 'running');
+    const report = await cluster.api.request('PUT', '/v1/vms/doomed/state', {
+      status: 'failed',
+      status_message: 'the guest panicked',
+    });
+    expect(report.status).toBe(200);
+    await expect(tunnel('/v1/vms/doomed/port-forward?port=22&wait=5')).rejects.toMatchObject({
+      status: 417,
+      message: expect.stringContaining('the guest panicked'),
+    });
+  });
+
   it('answers 403 for an account that can neither write nor connect', async () => {
     await cluster.client.createServiceAccount({
       name: 'reader',

@@ -19,6 +19,12 @@ import { ServiceAccountsService } from './service-accounts/service-accounts.serv
 import { TunnelsService } from './tunnels/tunnels.service.js';
 
 export const BODY_LIMIT = 1024 * 1024;
+/**
+ * Connections the kernel may queue before the controller accepts them (Node's default is 511).
+ * Hundreds of tunnels opened at once (a CI fleet's SSH sessions) overflowed 511 and had their
+ * handshakes dropped and retried seconds later. The kernel caps it at net.core.somaxconn.
+ */
+export const LISTEN_BACKLOG = 4096;
 
 export interface RunningController {
   app: NestFastifyApplication;
@@ -106,7 +112,7 @@ export async function createController(config: ControllerConfig): Promise<Runnin
     await app.init();
     app.get(ControllerRpcService).attachTo(app.getHttpServer());
     app.get(TunnelsService).attachTo(app.getHttpServer(), fastify);
-    await app.listen(config.listen.port, config.listen.host);
+    await app.listen({ port: config.listen.port, host: config.listen.host, backlog: LISTEN_BACKLOG });
     const address = app.getHttpServer().address();
     const port = typeof address === 'object' && address ? address.port : config.listen.port;
     const host = ['0.0.0.0', '::'].includes(config.listen.host) ? '127.0.0.1' : config.listen.host;

@@ -44,7 +44,9 @@ export class LocalForwarder {
         reject(new CommandFailedError(`cannot listen on 127.0.0.1:${localPort}: ${reason}`));
       };
       this.server.once('error', onError);
-      this.server.listen(localPort, '127.0.0.1', () => {
+      // A deep accept queue: a client may open many connections at once (parallel scp, a test
+      // suite), and the kernel drops the handshakes past it (Node's default is 511).
+      this.server.listen({ port: localPort, host: '127.0.0.1', backlog: 4096 }, () => {
         this.server.off('error', onError);
         resolve(this.server.address() as AddressInfo);
       });

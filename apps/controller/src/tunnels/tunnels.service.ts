@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { filter } from 'rxjs';
 import { WebSocketServer, type WebSocket } from 'ws';
 
-import { HALF_CLOSE_HEADER, halfCloseRequested, OrchardError, notFound, type VM } from '#api';
+import { HALF_CLOSE_HEADER, halfCloseRequested, OrchardError, notFound } from '#api';
 import { grpcDuplex, splice, webSocketDuplex, type PortForwardServerCall } from '#pipe';
 import { METADATA } from '#protocol';
 
@@ -13,7 +13,7 @@ import { ClusterEvents } from '../common/cluster-events.js';
 import { CONTROLLER_CONFIG, type ControllerConfig } from '../config/controller-config.js';
 import { RendezvousError, RendezvousService, SESSION_KINDS } from '../rpc/rendezvous.service.js';
 import { WorkerNotifier } from '../rpc/worker-notifier.service.js';
-import { VmsService } from '../vms/vms.service.js';
+import { VmsService, type VmPlacement } from '../vms/vms.service.js';
 import { WorkersService } from '../workers/workers.service.js';
 import { routeUpgradesThroughFastify, takeUpgrade, type UpgradeRouting } from './websocket-upgrades.js';
 
@@ -140,12 +140,12 @@ export class TunnelsService implements OnModuleDestroy {
   }
 
   /** The VM once it runs: 404 if unknown, 417 if it failed, 408 if it is not running in time. */
-  private runningVm(name: string, deadline: number, signal: AbortSignal): Promise<VM> {
+  private runningVm(name: string, deadline: number, signal: AbortSignal): Promise<VmPlacement> {
     const started = Date.now();
-    return new Promise<VM>((resolve, reject) => {
-      let last: VM | null = null;
+    return new Promise<VmPlacement>((resolve, reject) => {
+      let last: VmPlacement | null = null;
       let settled = false;
-      const settle = (outcome: VM | OrchardError) => {
+      const settle = (outcome: VmPlacement | OrchardError) => {
         if (settled) return;
         settled = true;
         subscription.unsubscribe();
@@ -154,7 +154,7 @@ export class TunnelsService implements OnModuleDestroy {
         if (outcome instanceof OrchardError) reject(outcome);
         else resolve(outcome);
       };
-      const check = (vm: VM | null) => {
+      const check = (vm: VmPlacement | null) => {
         if (!vm) return settle(notFound(`VM "${name}" not found`));
         last = vm;
         if (vm.status === 'failed') {
@@ -187,7 +187,7 @@ export class TunnelsService implements OnModuleDestroy {
         );
       };
       // The clock starts once the VM is known to exist: an unknown VM is a 404 whatever the wait.
-      this.vms.findByName(name).then(
+      this.vms.placementOf(name).then(
         (vm) => {
           check(vm);
           if (!settled) startClock();

@@ -21,6 +21,9 @@ import { VmEntity } from '../database/vm.entity.js';
 import { toWireVm } from './vm.mapper.js';
 
 /** `?filter=worker=NAME`, the one filter Orchard's v1 API knows. */
+/** Where a VM is and how it is doing: what opening a tunnel to it needs. */
+export type VmPlacement = Pick<VM, 'uid' | 'status' | 'status_message' | 'worker'>;
+
 export interface VmFilter {
   worker?: string;
 }
@@ -122,6 +125,18 @@ export class VmsService {
 
   async get(name: string): Promise<VM> {
     return toWireVm(await this.find(this.repository.manager, name));
+  }
+
+  /**
+   * Where the VM runs, or null: the four columns a tunnel needs, without loading and mapping the
+   * whole row (every port-forwarded connection asks, so this is on the hot path of opening one).
+   */
+  async placementOf(name: string): Promise<VmPlacement | null> {
+    const rows = await this.repository.manager.query<VmPlacement[]>(
+      'SELECT uid, status, status_message, worker FROM vms WHERE name = $1',
+      [name],
+    );
+    return rows[0] ?? null;
   }
 
   /** Returns the VM or null; for the watch, which starts before the VM may exist. */

@@ -113,6 +113,8 @@ describe('service accounts API', () => {
   describe('PUT /v1/service-accounts/{name}', () => {
     it('rotates the token: the new one authenticates, the old one gets 401', async () => {
       const old = await createAccount(api, 'rotating', ['compute:read']);
+      // Used once first, so that the controller has read (and may keep) the account.
+      expectOk(await infoAs(old));
       const token = 'rotated-token-0123456789';
       const rotated = expectOk(
         await api.request<ServiceAccount>('PUT', '/v1/service-accounts/rotating', { token }),
@@ -167,6 +169,7 @@ describe('service accounts API', () => {
   describe('DELETE /v1/service-accounts/{name}', () => {
     it('deletes the account, whose token then gets 401', async () => {
       const credentials = await createAccount(api, 'leaving', ['compute:read']);
+      expectOk(await infoAs(credentials));
       expectOk(await api.request('DELETE', '/v1/service-accounts/leaving'));
       expectError(await getAccount('leaving'), 404);
       expectError(await infoAs(credentials), 401);

@@ -29,10 +29,30 @@ export function toWireServiceAccount(entity: ServiceAccountEntity, token?: strin
   return account;
 }
 
+/**
+ * How long an account read for authentication is reused. Every API call and every tunnel is
+ * authenticated, and reading the account was half of the database work of a VM GET. Changes made
+ * through this controller take effect at once (they drop the entry); one made through another
+ * replica sharing the database is seen here within this time.
+ */
+export const AUTH_CACHE_TTL_MS = 5_000;
+/** Entries kept at most; past it the cache starts over (there are few accounts in practice). */
+const AUTH_CACHE_MAX_ENTRIES = 1_000;
+
+interface CachedAccount {
+  tokenHash: string;
+  roles: readonly Role[];
+  expiresAt: number;
+}
+
 @Injectable()
 export class ServiceAccountsService {
   private readonly logger = new Logger('service-accounts');
   private readonly repository: Repository<ServiceAccountEntity>;
+  /** Accounts by name, as last read for authentication (only existing ones: misses are not kept). */
+  private readonly authCache = new Map<string, CachedAccount>();
+  /** Bumped by every change, so that a read that raced a change is not cached after it. */
+  private changes = 0;
 
   constructor(
     dataSource: DataSource,
@@ -42,9 +62,33 @@ export class ServiceAccountsService {
   }
 
   async authenticate(name: string, token: string): Promise<{ name: string; roles: readonly Role[] } | null> {
-    const account = await this.repository.findOneBy({ name });
+    const account = await this.accountForAuthentication(name);
     if (!account || !tokenMatches(token, account.tokenHash)) return null;
-    return { name: account.name, roles: account.roles };
+    return { name, roles: account.roles };
+  }
+
+  private async accountForAuthentication(name: string): Promise<CachedAccount | null> {
+    const cached = this.authCache.get(name);
+    if (cached && cached.expiresAt > Date.now()) return cached;
+    const changesBefore = this.changes;
+    const entity = await this.repository.findOneBy({ name });
+    if (!entity) return null;
+    const account = {
+      tokenHash: entity.tokenHash,
+      roles: entity.roles,
+      expiresAt: Date.now() + AUTH_CACHE_TTL_MS,
+    };
+    if (this.changes === changesBefore) {
+      if (this.authCache.size >= AUTH_CACHE_MAX_ENTRIES) this.authCache.clear();
+      this.authCache.set(name, account);
+    }
+    return account;
+  }
+
+  /** Every change to an account goes through here, before and after it is written. */
+  private forget(name: string): void {
+    this.changes++;
+    this.authCache.delete(name);
   }
 
   /** Creates the account; the answer carries the token, the only time it is ever shown. */
@@ -79,12 +123,18 @@ export class ServiceAccountsService {
     const account = await this.find(name);
     if (update.roles) account.roles = update.roles;
     if (update.token) account.tokenHash = hashToken(update.token);
-    await this.repository.update({ name }, { roles: account.roles, tokenHash: account.tokenHash });
+    this.forget(name);
+    try {
+      await this.repository.update({ name }, { roles: account.roles, tokenHash: account.tokenHash });
+    } finally {
+      this.forget(name);
+    }
     return toWireServiceAccount(account, update.token);
   }
 
   async delete(name: string): Promise<void> {
-    const result = await this.repository.delete({ name });
+    this.forget(name);
+    const result = await this.repository.delete({ name }).finally(() => this.forget(name));
     if (!result.affected) throw notFound(`service account "${name}" not found`);
   }
 
@@ -95,6 +145,7 @@ export class ServiceAccountsService {
   async ensureBootstrapAdmin(): Promise<void> {
     const configured = this.config.bootstrapAdminToken;
     if (configured) {
+      this.forget(BOOTSTRAP_ADMIN);
       await this.repository.upsert(
         { name: BOOTSTRAP_ADMIN, roles: [...ROLES], tokenHash: hashToken(configured) },
         { conflictPaths: ['name'] },

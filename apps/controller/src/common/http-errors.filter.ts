@@ -5,6 +5,8 @@ import type { FastifyReply } from 'fastify';
 
 import { OrchardError, type ErrorCode } from '#api';
 
+import { isDatabaseUnavailable } from './pg-errors.js';
+
 /** The one mapping of domain error codes to HTTP statuses. */
 export function httpStatusOf(code: ErrorCode): number {
   switch (code) {
@@ -53,6 +55,11 @@ export function describeError(error: unknown, logger: Logger): { status: number;
   const carrier = error as StatusCarrier;
   if (typeof carrier?.statusCode === 'number' && carrier.statusCode >= 400 && carrier.statusCode < 500) {
     return { status: carrier.statusCode, message: fastifyMessage(carrier) };
+  }
+  if (isDatabaseUnavailable(error)) {
+    // Load or an outage, not a bug: one line, and an answer the client can retry.
+    logger.warn(`database unavailable: ${(error as Error).message}`);
+    return { status: 503, message: 'the database is busy or unavailable, try again shortly' };
   }
   const id = randomUUID();
   logger.error(

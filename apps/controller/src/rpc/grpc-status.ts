@@ -3,6 +3,8 @@ import { Metadata } from '@grpc/grpc-js';
 
 import { OrchardError, type ErrorCode } from '#api';
 
+import { isDatabaseUnavailable } from '../common/pg-errors.js';
+
 /** The one mapping of domain error codes to gRPC statuses. */
 export function grpcStatusOf(code: ErrorCode): status {
   switch (code) {
@@ -31,6 +33,14 @@ export function grpcStatusOf(code: ErrorCode): status {
 export function toServiceError(error: unknown): Partial<ServiceError> {
   if (error instanceof OrchardError) {
     return { code: grpcStatusOf(error.code), details: error.message, metadata: new Metadata() };
+  }
+  if (isDatabaseUnavailable(error)) {
+    // Workers retry UNAVAILABLE with backoff, as they do a controller outage.
+    return {
+      code: status.UNAVAILABLE,
+      details: 'the database is busy or unavailable, try again shortly',
+      metadata: new Metadata(),
+    };
   }
   return {
     code: status.INTERNAL,

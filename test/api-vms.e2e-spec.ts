@@ -391,6 +391,50 @@ describe('VMs API', () => {
       expect(stable(expectOk(await getVm('stored')))).toEqual(stable(before));
     });
 
+    it('accepts a report that names the VM as it is: its uid, restart_count and worker', async () => {
+      const vm = await createVm(api, 'identified');
+      const updated = expectOk(
+        await api.request<VM>('PUT', '/v1/vms/identified/state', {
+          status: 'running',
+          uid: vm.uid,
+          restart_count: vm.restart_count,
+          worker: vm.worker,
+        }),
+      );
+      expect(updated.status).toBe('running');
+    });
+
+    it.each<[string, string, (vm: VM) => Record<string, unknown>, RegExp]>([
+      [
+        'another VM of the same name',
+        'recreated',
+        () => ({ uid: '00000000-0000-4000-8000-000000000000' }),
+        /is not the VM this report is about/,
+      ],
+      [
+        'an earlier restart',
+        'restarted',
+        (vm) => ({ uid: vm.uid, restart_count: vm.restart_count + 1 }),
+        /is at restart 0; this report is about restart 1/,
+      ],
+      [
+        'a worker the VM is not assigned to',
+        'reassigned',
+        () => ({ worker: 'elsewhere' }),
+        /is assigned to no worker, not to "elsewhere"/,
+      ],
+    ])('refuses a report about %s with 409 and changes nothing', async (_what, name, identity, message) => {
+      const vm = await createVm(api, name);
+      const response = await api.request('PUT', `/v1/vms/${name}/state`, {
+        status: 'failed',
+        status_message: 'a stale worker says so',
+        ...identity(vm),
+      });
+      expectError(response, 409);
+      expect((response.body as { message: string }).message).toMatch(message);
+      expect(stable(expectOk(await getVm(name)))).toEqual(stable(vm));
+    });
+
     it('answers 404 for a VM that does not exist', async () => {
       expectError(await api.request('PUT', '/v1/vms/does-not-exist/state', { status: 'running' }), 404);
     });

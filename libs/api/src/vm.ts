@@ -228,6 +228,14 @@ export interface VmStateReport {
   imageFqn?: string;
   observedGeneration?: number;
   conditions?: Condition[];
+  /**
+   * Which incarnation of the VM the report is about, as the reporting worker knows it (`uid`,
+   * `restart_count`, `worker`). All optional: when present, a report about another VM of the
+   * same name, an earlier restart, or from a worker the VM is no longer assigned to is refused.
+   */
+  uid?: string;
+  restartCount?: number;
+  worker?: string;
 }
 
 export function parseVmStateReport(body: unknown): VmStateReport {
@@ -241,6 +249,12 @@ export function parseVmStateReport(body: unknown): VmStateReport {
   if (fqn !== undefined) report.imageFqn = fqn;
   const observed = optionalCount(object, 'observedGeneration');
   if (observed !== undefined) report.observedGeneration = observed;
+  const uid = optionalString(object, 'uid');
+  if (uid !== undefined) report.uid = uid;
+  const restartCount = optionalCount(object, 'restart_count');
+  if (restartCount !== undefined) report.restartCount = restartCount;
+  const worker = optionalString(object, 'worker');
+  if (worker !== undefined) report.worker = worker;
   const conditions = optionalObjectArray(object, 'conditions');
   if (conditions !== undefined) {
     report.conditions = conditions.map((raw, index) => {

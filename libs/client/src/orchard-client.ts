@@ -37,6 +37,10 @@ export interface VmStateUpdate {
   image_fqn?: string;
   observedGeneration?: number;
   conditions?: Condition[];
+  /** The incarnation the report is about: an Orchard-TS controller refuses a stale one (409). */
+  uid?: string;
+  restart_count?: number;
+  worker?: string;
 }
 export type WorkerCreate = Partial<Omit<Worker, 'name' | 'machine_id'>> & Pick<Worker, 'name' | 'machine_id'>;
 export type WorkerUpdate = Partial<

@@ -177,6 +177,20 @@ export class VmsService {
   /** What the worker running the VM reports. */
   async reportState(name: string, report: VmStateReport): Promise<VM> {
     return this.mutate(name, 'worker-report', (vm) => {
+      // A late report from an earlier life of the VM (a worker that lost it, a restart since)
+      // must not rewrite the current one: a stale "failed" would restart it once more.
+      if (report.uid !== undefined && report.uid !== vm.uid) {
+        throw conflict(`VM "${name}" is not the VM this report is about (uid ${report.uid})`);
+      }
+      if (report.restartCount !== undefined && report.restartCount !== vm.restartCount) {
+        throw conflict(
+          `VM "${name}" is at restart ${vm.restartCount}; this report is about restart ${report.restartCount}`,
+        );
+      }
+      if (report.worker !== undefined && report.worker !== vm.worker) {
+        const assigned = vm.worker ? `worker "${vm.worker}"` : 'no worker';
+        throw conflict(`VM "${name}" is assigned to ${assigned}, not to "${report.worker}"`);
+      }
       const before = JSON.stringify([
         vm.status,
         vm.statusMessage,

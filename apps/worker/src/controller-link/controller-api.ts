@@ -16,6 +16,6 @@ export interface ControllerApi {
   heartbeat(name: string, machineId: string): Promise<boolean>;
   /** GET /v1/vms?filter=worker=NAME */
   listVms(worker: string): Promise<VM[]>;
-  /** PUT /v1/vms/{name}/state; resolves false when the VM is gone (404). */
+  /** PUT /v1/vms/{name}/state; resolves false when the VM is gone (404) or has moved on (409). */
   reportVmState(name: string, report: VmStateReport): Promise<boolean>;
 }

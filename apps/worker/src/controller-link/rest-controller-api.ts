@@ -4,6 +4,7 @@ import { ApiError, type OrchardClient } from '#client';
 import type { ControllerApi } from './controller-api.js';
 
 const isNotFound = (error: unknown) => error instanceof ApiError && error.status === 404;
+const isConflict = (error: unknown) => error instanceof ApiError && error.status === 409;
 
 /** ControllerApi over the REST client the CLI uses too. */
 export class RestControllerApi implements ControllerApi {
@@ -39,10 +40,14 @@ export class RestControllerApi implements ControllerApi {
         image_fqn: report.imageFqn,
         observedGeneration: report.observedGeneration,
         conditions: report.conditions,
+        uid: report.uid,
+        restart_count: report.restartCount,
+        worker: report.worker,
       });
       return true;
     } catch (error) {
-      if (isNotFound(error)) return false;
+      // 409: the VM has moved on (restarted, reassigned, recreated) and this one is not it.
+      if (isNotFound(error) || isConflict(error)) return false;
       throw error;
     }
   }

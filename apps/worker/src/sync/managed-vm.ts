@@ -80,6 +80,9 @@ export class ManagedVm {
       imageFqn: this.imageFqn,
       observedGeneration: this.observedGeneration,
       conditions,
+      uid: this.spec.uid,
+      restartCount: this.spec.restart_count,
+      worker: this.spec.worker,
     };
   }
 

@@ -65,7 +65,8 @@ export class VmsController {
   @Put(':name/state')
   @Roles('compute:write')
   @ApiBody({
-    description: 'what the worker reports: status, status_message, image_fqn, observedGeneration, conditions',
+    description:
+      'what the worker reports: status, status_message, image_fqn, observedGeneration, conditions; optionally uid, restart_count and worker (a stale report gets 409)',
   })
   reportState(@Param('name') name: string, @Body() body: unknown): Promise<VM> {
     return this.vms.reportState(name, parseVmStateReport(body));

@@ -112,6 +112,27 @@ describe(`${splice.name} across a whole port-forward tunnel`, () => {
       expect(result).toEqual({ bytesAtoB: 18, bytesBtoA: response.length, complete: true });
   });
 
+  it.each([
+    ['the WebSocket hop only (an Orchard worker)', { webSocket: { halfClose: true }, grpc: {} }],
+    ['the gRPC hop only (an Orchard client)', { webSocket: {}, grpc: { halfClose: true } }],
+  ])(
+    "closes the whole tunnel on the user's end when half-close was agreed on %s",
+    async (_which, options) => {
+      tunnel = await openTunnel(loopbacks, options);
+      const atVm = receiveAll(tunnel.vm);
+      const atUser = receiveAll(tunnel.user);
+
+      tunnel.user.end('GET / HTTP/1.0\r\n\r\n');
+
+      // The request arrives whole and the VM sees its end; the hop that cannot carry a half-close
+      // then ends the tunnel, as Orchard's does, and nothing is left hanging.
+      await expect(atVm).resolves.toMatchObject({ length: 18 });
+      await expect(atUser).resolves.toMatchObject({ length: 0 });
+      const results = await Promise.allSettled([tunnel.cli, tunnel.controller, tunnel.worker]);
+      expect(results.map((result) => result.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled']);
+    },
+  );
+
   it("closes the whole tunnel when one end finishes, on Orchard's wire", async () => {
     tunnel = await openTunnel(loopbacks);
     const atUser = receiveAll(tunnel.user);

@@ -246,7 +246,13 @@ export async function closeLoopbacks(loopbacks: Loopbacks): Promise<void> {
   await Promise.all([loopbacks.tcp.close(), loopbacks.webSocket.close(), loopbacks.grpc.close()]);
 }
 
-export async function openTunnel(loopbacks: Loopbacks, options: MessageDuplexOptions = {}): Promise<Tunnel> {
+/** Options for both hops, or for each: `{ webSocket, grpc }` (a hop that agreed to half-close, one that did not). */
+export type TunnelOptions =
+  MessageDuplexOptions | { webSocket: MessageDuplexOptions; grpc: MessageDuplexOptions };
+
+export async function openTunnel(loopbacks: Loopbacks, options: TunnelOptions = {}): Promise<Tunnel> {
+  const hops =
+    'webSocket' in options ? options : { webSocket: options, grpc: options as MessageDuplexOptions };
   const [userLeg, ws, call, vmLeg] = await Promise.all([
     loopbacks.tcp.pair(),
     loopbacks.webSocket.pair(),
@@ -256,13 +262,13 @@ export async function openTunnel(loopbacks: Loopbacks, options: MessageDuplexOpt
   const middle = {
     cliSocket: userLeg.right,
     cliWebSocket: ws.client,
-    cliDuplex: webSocketDuplex(ws.client, options),
+    cliDuplex: webSocketDuplex(ws.client, hops.webSocket),
     controllerWebSocket: ws.server,
-    controllerWsDuplex: webSocketDuplex(ws.server, options),
+    controllerWsDuplex: webSocketDuplex(ws.server, hops.webSocket),
     controllerCall: call.server,
-    controllerGrpcDuplex: grpcDuplex(call.server, options),
+    controllerGrpcDuplex: grpcDuplex(call.server, hops.grpc),
     workerCall: call.client,
-    workerDuplex: grpcDuplex(call.client, options),
+    workerDuplex: grpcDuplex(call.client, hops.grpc),
     workerSocket: vmLeg.left,
   };
   return {

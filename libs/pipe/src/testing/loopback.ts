@@ -251,8 +251,7 @@ export type TunnelOptions =
   MessageDuplexOptions | { webSocket: MessageDuplexOptions; grpc: MessageDuplexOptions };
 
 export async function openTunnel(loopbacks: Loopbacks, options: TunnelOptions = {}): Promise<Tunnel> {
-  const hops =
-    'webSocket' in options ? options : { webSocket: options, grpc: options as MessageDuplexOptions };
+  const hops = 'webSocket' in options ? options : { webSocket: options, grpc: options };
   const [userLeg, ws, call, vmLeg] = await Promise.all([
     loopbacks.tcp.pair(),
     loopbacks.webSocket.pair(),

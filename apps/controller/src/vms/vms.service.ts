@@ -20,10 +20,10 @@ import { isUniqueViolation } from '../common/pg-errors.js';
 import { VmEntity } from '../database/vm.entity.js';
 import { toWireVm } from './vm.mapper.js';
 
-/** `?filter=worker=NAME`, the one filter Orchard's v1 API knows. */
 /** Where a VM is and how it is doing: what opening a tunnel to it needs. */
 export type VmPlacement = Pick<VM, 'uid' | 'status' | 'status_message' | 'worker'>;
 
+/** `?filter=worker=NAME`, the one filter Orchard's v1 API knows. */
 export interface VmFilter {
   worker?: string;
 }

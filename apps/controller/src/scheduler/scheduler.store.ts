@@ -19,29 +19,57 @@ export interface Snapshot {
  * no resources and need no health check, and they pile up over a cluster's life.
  */
 export async function readSnapshot(runner: QueryRunner): Promise<Snapshot> {
-  const vms = await runner.manager.find(VmEntity, {
-    select: {
-      uid: true,
-      name: true,
-      createdAt: true,
-      cpu: true,
-      memory: true,
-      arch: true,
-      runtime: true,
-      resources: true,
-      labels: true,
-      status: true,
-      statusMessage: true,
-      worker: true,
-      restartPolicy: true,
-      restartCount: true,
-      restartNotBefore: true,
-    },
-    where: [{ status: 'pending' }, { status: 'running' }, { restartPolicy: 'OnFailure' }],
-  });
+  // Plain rows, not entities: a pass reads every live VM, and at 10,000 VMs building TypeORM
+  // entities cost several times the scheduling decision itself.
+  const rows = (await runner.query(
+    `SELECT uid, name, created_at, cpu, memory, arch, runtime, resources, labels, status,
+            status_message, worker, restart_policy, restart_count, restart_not_before
+     FROM vms
+     WHERE status IN ('pending', 'running') OR restart_policy = 'OnFailure'`,
+  )) as SnapshotRow[];
+  const vms = rows.map(toVmSnapshot);
   const workers = await runner.manager.find(WorkerEntity);
   const settings = await runner.manager.findOneByOrFail(ClusterSettingsEntity, { id: 1 });
   return { vms, workers, profile: settings.schedulerProfile };
+}
+
+/** A row of the snapshot query, as node-postgres returns it (bigint columns as strings). */
+interface SnapshotRow {
+  uid: string;
+  name: string;
+  created_at: Date;
+  cpu: string | number;
+  memory: string | number;
+  arch: VmSnapshot['arch'];
+  runtime: VmSnapshot['runtime'];
+  resources: VmSnapshot['resources'];
+  labels: VmSnapshot['labels'];
+  status: VmSnapshot['status'];
+  status_message: string;
+  worker: string;
+  restart_policy: VmSnapshot['restartPolicy'];
+  restart_count: number;
+  restart_not_before: Date | null;
+}
+
+function toVmSnapshot(row: SnapshotRow): VmSnapshot {
+  return {
+    uid: row.uid,
+    name: row.name,
+    createdAt: row.created_at,
+    cpu: Number(row.cpu),
+    memory: Number(row.memory),
+    arch: row.arch,
+    runtime: row.runtime,
+    resources: row.resources,
+    labels: row.labels,
+    status: row.status,
+    statusMessage: row.status_message,
+    worker: row.worker,
+    restartPolicy: row.restart_policy,
+    restartCount: row.restart_count,
+    restartNotBefore: row.restart_not_before,
+  };
 }
 
 /**

@@ -46,7 +46,7 @@ import {
   table,
   type Distribution,
   type Machine,
-} from './lifecycle/report.js';
+} from './support/report.js';
 
 const AIM_RUNNING_P99_MS = 250;
 const WARMUP_CLIENTS = 5;

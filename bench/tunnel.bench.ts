@@ -56,7 +56,7 @@ import { inspect, parseArgs } from 'node:util';
 import { OrchardClient } from '#client';
 
 import { DevCluster, type StopOutcome } from './lifecycle/dev-cluster.js';
-import { describeMachine, loadAverageNow, type Machine } from './lifecycle/report.js';
+import { describeMachine, loadAverageNow, ms, percentile, table, type Machine } from './support/report.js';
 import { Child, type ChildStop } from './tunnel/child.js';
 import { DELAYED_VM, DELAYED_WORKER, DelayedCluster } from './tunnel/delayed-cluster.js';
 import { startForwarder, type Forwarder, type TunnelSpec } from './tunnel/forwarder.js';
@@ -80,16 +80,7 @@ import {
   type Probe,
   type ProbeUsage,
 } from './tunnel/proc.js';
-import {
-  cpuBreakdown,
-  cpuTotalPerMegabyte,
-  latency,
-  ms,
-  percentile,
-  pressure,
-  rate,
-  table,
-} from './tunnel/report.js';
+import { cpuBreakdown, cpuTotalPerMegabyte, latency, pressure, rate } from './tunnel/report.js';
 import { startSshPath, type ForwardedPorts } from './tunnel/ssh.js';
 import { Targets } from './tunnel/targets.js';
 

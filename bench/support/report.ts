@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem, type } from 'node:os';
+
+// What every bench prints: the machine, numbers at the precision that matters, Markdown tables.
 
 export interface Machine {
   cores: number;
@@ -6,26 +9,70 @@ export interface Machine {
   memoryGiB: number;
   node: string;
   os: string;
+  /** 1, 5 and 15 minutes, when the bench started: the machine may be shared. */
   loadAverage: string;
 }
 
 export function describeMachine(): Machine {
-  const cpuList = cpus();
+  const list = cpus();
   return {
-    cores: cpuList.length,
-    model: cpuList[0]?.model.trim() ?? 'unknown',
+    cores: list.length,
+    model: list[0]?.model.trim() ?? 'unknown',
     memoryGiB: totalmem() / 2 ** 30,
     node: process.version,
     os: `${type()} ${release()} ${process.arch}`,
-    loadAverage: loadavg()
-      .map((load) => load.toFixed(2))
-      .join(' '),
+    loadAverage: loadAverageNow(),
   };
+}
+
+export function loadAverageNow(): string {
+  return loadavg()
+    .map((load) => load.toFixed(2))
+    .join(' ');
+}
+
+/**
+ * Linux pressure stall information: microseconds so far during which at least one runnable
+ * task waited for a CPU (NaN where the kernel does not report it).
+ */
+export function cpuPressureMicros(): number {
+  try {
+    const match = /^some .*total=(\d+)/m.exec(readFileSync('/proc/pressure/cpu', 'utf8'));
+    return match ? Number(match[1]) : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+export interface Distribution {
+  count: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+}
+
+/** Nearest-rank percentiles; NaN everywhere for no samples. */
+export function distribution(samples: readonly number[]): Distribution {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return {
+    count: sorted.length,
+    p50: percentile(sorted, 0.5),
+    p90: percentile(sorted, 0.9),
+    p99: percentile(sorted, 0.99),
+    max: sorted.length === 0 ? NaN : sorted[sorted.length - 1],
+  };
+}
+
+/** Nearest-rank percentile of ascending `sorted`; NaN for none. */
+export function percentile(sorted: readonly number[], q: number): number {
+  return sorted.length === 0 ? NaN : sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)];
 }
 
 /** Milliseconds, with the precision that matters at that size. */
 export function ms(value: number): string {
   if (!Number.isFinite(value)) return '-';
+  if (value < 1) return value.toFixed(3);
   if (value < 10) return value.toFixed(2);
   if (value < 1000) return value.toFixed(1);
   return value.toFixed(0);
@@ -41,15 +88,18 @@ export function bytes(value: number): string {
   return `${Math.round(value)} B`;
 }
 
-/** A Markdown table (pipes aligned), readable on a terminal and pasteable into docs. */
+/** A Markdown table, readable on a terminal and pasteable into docs; numeric columns right-aligned. */
+/** A number, possibly with a unit, or several joined by " / "; "-" or "failed" for none. */
+const NUMERIC_CELL = /^(-|failed|[<>~]?[\d.,]+\*?( ?[A-Za-z/%]+)?( \/ [\d.,]+( ?[A-Za-z/%]+)?)*)$/;
+
 export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = header.map((title, column) =>
     Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)),
   );
   const numeric = header.map(
     (_, column) =>
-      rows.every((row) => /^[-\d.,<>~ ]*[A-Za-z/%]*$/.test(row[column])) &&
-      rows.some((row) => /\d/.test(row[column])),
+      rows.some((row) => /\d/.test(row[column] ?? '')) &&
+      rows.every((row) => NUMERIC_CELL.test(row[column] ?? '')),
   );
   const line = (cells: readonly string[]) =>
     `| ${cells

@@ -1,19 +1,6 @@
+import { percentile } from '../support/report.js';
 import type { ProbeUsage } from './proc.js';
 import { megabytesPerSecond, type RoundTrips, type Transfer } from './measure.js';
-
-/** Nearest-rank percentile of ascending `sorted`; NaN for none. */
-export function percentile(sorted: readonly number[], q: number): number {
-  return sorted.length === 0 ? NaN : sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)];
-}
-
-/** Milliseconds, with the precision that matters at that size. */
-export function ms(value: number): string {
-  if (!Number.isFinite(value)) return '-';
-  if (value < 1) return value.toFixed(3);
-  if (value < 10) return value.toFixed(2);
-  if (value < 1000) return value.toFixed(1);
-  return value.toFixed(0);
-}
 
 export function mib(bytes: number): string {
   return Number.isFinite(bytes) ? `${(bytes / 2 ** 20).toFixed(0)} MiB` : '-';
@@ -70,28 +57,6 @@ export function cpuTotalPerMegabyte(transfer: Transfer | null): string {
 export function bytesText(bytes: number | null | undefined): string {
   if (bytes === null || bytes === undefined || !Number.isFinite(bytes)) return '-';
   return `${(bytes / 2 ** 20).toFixed(0)} MiB`;
-}
-
-/** A Markdown table (pipes aligned); columns whose cells are all numbers are right-aligned. */
-export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
-  const widths = header.map((title, column) =>
-    Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)),
-  );
-  const numeric = header.map(
-    (_, column) =>
-      rows.length > 0 &&
-      rows.every((row) =>
-        /^(-|failed|[\d.,]+\*?( MiB| s| ms|%|x)?( \/ [\d.,]+( MiB)?)*)$/.test(row[column] ?? ''),
-      ),
-  );
-  const line = (cells: readonly string[]) =>
-    `| ${cells
-      .map((cell, column) => (numeric[column] ? cell.padStart(widths[column]) : cell.padEnd(widths[column])))
-      .join(' | ')} |`;
-  const rule = `|${widths
-    .map((width, column) => (numeric[column] ? `${'-'.repeat(width + 1)}:` : '-'.repeat(width + 2)))
-    .join('|')}|`;
-  return [line(header), rule, ...rows.map(line)].join('\n');
 }
 
 /** Share of the transfer during which some task of the machine waited for a CPU (Linux PSI). */

@@ -18,7 +18,11 @@ import { ServiceAccountsService } from '../service-accounts/service-accounts.ser
 import { WorkersService } from '../workers/workers.service.js';
 import { shareListenerWithGrpc, type SharedListener } from './connection-multiplexer.js';
 import { toServiceError } from './grpc-status.js';
-import { HTTP2_WINDOW_BYTES, raiseHttp2Windows } from './http2-window.js';
+import {
+  HTTP2_CONNECTION_WINDOW_BYTES,
+  HTTP2_STREAM_WINDOW_BYTES,
+  raiseHttp2Windows,
+} from './http2-window.js';
 import { RendezvousService, SESSION_KINDS } from './rendezvous.service.js';
 import { WorkerNotifier } from './worker-notifier.service.js';
 
@@ -64,7 +68,11 @@ export class ControllerRpcService implements OnModuleDestroy {
     };
     this.server.addService(orchardProto().Controller.service, handlers as ControllerHandlers);
     this.injector = this.server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
-    raiseHttp2Windows(this.server, HTTP2_WINDOW_BYTES, (message) => this.logger.warn(message));
+    raiseHttp2Windows(
+      this.server,
+      { streamBytes: HTTP2_STREAM_WINDOW_BYTES, connectionBytes: HTTP2_CONNECTION_WINDOW_BYTES },
+      (message) => this.logger.warn(message),
+    );
   }
 
   /** Serves gRPC on the HTTP server's port (call before it listens). */

@@ -2,6 +2,8 @@ import type { Server as HttpServer } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 
+import { AlwaysReadingSocket } from './always-reading-socket.js';
+
 /** Every HTTP/2 connection starts with this preface; no HTTP/1.1 request line starts with "PRI ". */
 const HTTP2_PREFACE_START = Buffer.from('PRI ');
 
@@ -46,7 +48,9 @@ export function shareListenerWithGrpc(
         // use for a half-closed connection, so the peer's end is the connection's end.
         socket.once('end', () => socket.destroy());
         // Do not resume() before injecting: grpc-js's HTTP/2 session must read the preface itself.
-        injector.injectConnection(socket);
+        // The session gets a stream that never holds its reads back behind a full send buffer
+        // (see always-reading-socket.ts: a write deadlock in Node's HTTP/2 otherwise).
+        injector.injectConnection(new AlwaysReadingSocket(socket));
       } else {
         notHttp.delete(socket);
         for (const listener of httpListeners) listener.call(server, socket);

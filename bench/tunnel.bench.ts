@@ -23,10 +23,12 @@
  * stream), 1 MiB each, then 64 bytes each (what opening tunnels costs), with orchard dev's peak
  * memory. Then orchard dev stops, and:
  *
- *   5. the delay relay alone (+10 ms each way) in front of the bench's targets: what it adds;
- *   6. path 4 again with that relay between worker and controller: `orchard controller run` and
- *      `orchard worker run` as separate processes, the worker dialing through the delay relay;
- *      the user's tunnels go straight to the controller.
+ *   5. path 4 again against `orchard controller run` and `orchard worker run` in processes of
+ *      their own (production's shape), on loopback; the 1 MiB round too, with the controller's
+ *      peak memory;
+ *   6. the delay relay alone (+10 ms each way) in front of the bench's targets: what it adds;
+ *   7. path 5 with that relay between worker and controller (the worker dials through it; the
+ *      user's tunnels go straight to the controller), and its 1 MiB round.
  *
  * Flags, after `npm run bench:tunnel --` (environment variable BENCH_TUNNEL_<FLAG>, default):
  *   --mib N            (256)   MiB per upload, download and echo transfer
@@ -34,12 +36,12 @@
  *   --round-trips N    (2000)  ping-pong round trips per path
  *   --tunnels N        (1000)  concurrent tunnels in the many-tunnels test (0: skip it)
  *   --tunnel-kib N     (1024)  KiB each of them echoes
- *   --delay-ms N       (10)    added each way between worker and controller (0: skip 5 and 6)
+ *   --delay-ms N       (10)    added each way between worker and controller (0: skip 6 and 7)
  *   --forwarder M      (cli)   cli: `orchard port-forward` (the in-bench forwarder if it fails to
  *                              start); bench: the in-bench forwarder (ws + #pipe splice)
  *   --skip-ssh                 do not run path 3
  *   --cpu-prof DIR             V8 CPU profiles of orchard dev, the port-forward CLIs, and the
- *                              delayed controller and worker, written when each exits
+ *                              standalone controllers and workers, written when each exits
  *
  * Only 127.0.0.1 is ever a target. Every loop is bounded in count and time. Everything started is
  * stopped at the end, on failure and on Ctrl-C too. Exits 1 when it could not run or something
@@ -58,7 +60,7 @@ import { OrchardClient } from '#client';
 import { DevCluster, type StopOutcome } from './lifecycle/dev-cluster.js';
 import { describeMachine, loadAverageNow, ms, percentile, table, type Machine } from './support/report.js';
 import { Child, type ChildStop } from './tunnel/child.js';
-import { DELAYED_VM, DELAYED_WORKER, DelayedCluster } from './tunnel/delayed-cluster.js';
+import { StandaloneCluster } from './tunnel/standalone-cluster.js';
 import { startForwarder, type Forwarder, type TunnelSpec } from './tunnel/forwarder.js';
 import {
   download,
@@ -601,35 +603,47 @@ async function tunnelPath(
   }
 }
 
-async function delayedPath(
+/**
+ * Path 4 against `orchard controller run` and `orchard worker run` in processes of their own, as
+ * in production: on loopback (`delayMs` 0), or with the delay relay between worker and controller.
+ */
+async function standalonePath(
   runDir: string,
   home: string,
+  delayMs: number,
   options: Options,
   targets: Targets,
   signal: AbortSignal,
   results: Results,
 ): Promise<void> {
-  const label = `Orchard-TS tunnel, +${options.delayMs} ms each way worker <-> controller`;
-  const dir = join(runDir, 'delayed');
+  const tag = delayMs > 0 ? 'delayed' : 'standalone';
+  const where = delayMs > 0 ? `+${delayMs} ms each way` : 'loopback';
+  const label =
+    delayMs > 0
+      ? `Orchard-TS tunnel, +${delayMs} ms each way worker <-> controller`
+      : 'Orchard-TS tunnel (controller, worker: own processes)';
+  const clusterName = `controller + worker, ${where}`;
+  const dir = join(runDir, tag);
   await mkdir(dir, { mode: 0o755 });
-  let cluster: DelayedCluster | null = null;
+  let cluster: StandaloneCluster | null = null;
   let forwarders: Awaited<ReturnType<typeof openForwarders>> | null = null;
   try {
-    cluster = await DelayedCluster.start({
+    cluster = await StandaloneCluster.start({
       dir,
-      delayMs: options.delayMs,
+      tag,
+      delayMs,
       cpuProfileDir: options.cpuProfileDir,
       signal,
       log,
     });
     log(
-      `delayed cluster ready in ${ms(cluster.startMs)} ms; VM ${DELAYED_VM} running on worker "${DELAYED_WORKER}"`,
+      `${tag} cluster ready in ${ms(cluster.startMs)} ms; VM ${cluster.vm} running on worker "${cluster.worker}"`,
     );
     forwarders = await openForwarders(
       { url: cluster.url, account: cluster.account },
-      DELAYED_WORKER,
-      DELAYED_VM,
-      'delayed',
+      cluster.worker,
+      cluster.vm,
+      tag,
       runDir,
       home,
       options,
@@ -643,7 +657,7 @@ async function delayedPath(
       forwarderProbes(forwarders, [
         { label: 'controller', pid: controllerPid },
         { label: 'worker', pid: cluster.workerPid ?? -1 },
-        { label: 'delay relay', pid: cluster.relayPid ?? -1 },
+        ...(delayMs > 0 ? [{ label: 'delay relay', pid: cluster.relayPid ?? -1 }] : []),
       ]),
       options,
       targets,
@@ -656,7 +670,7 @@ async function delayedPath(
       results.many.push(
         await manyTunnels(
           forwarders.echo.port,
-          { cluster: `controller + worker, +${options.delayMs} ms`, label: 'controller', pid: controllerPid },
+          { cluster: clusterName, label: 'controller', pid: controllerPid },
           forwarders.echo.probe?.pid,
           [
             SELF,
@@ -671,16 +685,16 @@ async function delayedPath(
     }
   } catch (error) {
     results.paths.push(skipped(label, `failed: ${messageOf(error).split('\n')[0]}`));
-    if (cluster) log(`delayed cluster logs (tail):\n${cluster.logTails()}`);
+    if (cluster) log(`${tag} cluster logs (tail):\n${cluster.logTails()}`);
   } finally {
     if (forwarders) await stopForwarders(forwarders.all, results);
     if (cluster) {
-      log('stopping the delayed cluster');
+      log(`stopping the ${tag} cluster`);
       const { outcomes, postgresLeftRunning } = await cluster.stop();
       for (const outcome of outcomes) noteStop(results, outcome);
-      if (postgresLeftRunning) results.leftovers.push('the delayed controller left its PostgreSQL running');
+      if (postgresLeftRunning) results.leftovers.push(`the ${tag} controller left its PostgreSQL running`);
     }
-    for (const name of ['controller-delayed.log', 'worker-delayed.log', 'delay-relay.log']) {
+    for (const name of [`controller-${tag}.log`, `worker-${tag}.log`, 'delay-relay.log']) {
       await cp(join(dir, name), join(LOGS, name)).catch(() => undefined);
     }
   }
@@ -889,18 +903,25 @@ function aims(options: Options, results: Results): string[] {
   const find = (prefix: string) =>
     results.paths.find((path) => path.label.startsWith(prefix) && !path.skipped);
   const ssh = find('ssh -L');
-  const tunnel = find('Orchard-TS tunnel (orchard dev)');
   const delayed = find('Orchard-TS tunnel, +');
   const mbps = (transfer: Transfer | null | undefined) =>
     transfer && transfer.error === null ? megabytesPerSecond(transfer) : NaN;
-  if (ssh && tunnel) {
+  const loopbackTunnels = [
+    ['orchard dev', find('Orchard-TS tunnel (orchard dev)')],
+    ['controller and worker in their own processes', find('Orchard-TS tunnel (controller, worker')],
+  ] as const;
+  for (const [name, tunnel] of loopbackTunnels) {
+    if (!ssh || !tunnel) {
+      lines.push(`- Against ssh -L (${name}): not measured (a path was skipped).`);
+      continue;
+    }
     for (const [what, pick] of [
       ['upload', (path: PathResult) => path.upload],
       ['download', (path: PathResult) => path.download],
     ] as const) {
       const ratio = mbps(pick(tunnel)) / mbps(pick(ssh));
       lines.push(
-        `- Loopback ${what} at least ${AIM_SSH_THROUGHPUT}x ssh -L: ${rate(pick(tunnel))} vs ${rate(pick(ssh))} MB/s = ` +
+        `- Loopback ${what} at least ${AIM_SSH_THROUGHPUT}x ssh -L (${name}): ${rate(pick(tunnel))} vs ${rate(pick(ssh))} MB/s = ` +
           `${ratio.toFixed(2)}x, ${verdict(ratio >= AIM_SSH_THROUGHPUT)}.`,
       );
     }
@@ -911,12 +932,10 @@ function aims(options: Options, results: Results): string[] {
       ['p99', t.p99, s.p99],
     ] as const) {
       lines.push(
-        `- Echo ${what} within ${AIM_SSH_LATENCY}x of ssh -L: ${ms(mine)} vs ${ms(theirs)} ms = ${(mine / theirs).toFixed(2)}x, ` +
+        `- Echo ${what} within ${AIM_SSH_LATENCY}x of ssh -L (${name}): ${ms(mine)} vs ${ms(theirs)} ms = ${(mine / theirs).toFixed(2)}x, ` +
           `${verdict(mine <= AIM_SSH_LATENCY * theirs)}.`,
       );
     }
-  } else {
-    lines.push('- Against ssh -L: not measured (a path was skipped).');
   }
   const peakOf = (round: ManyReport) =>
     Math.max(
@@ -935,8 +954,7 @@ function aims(options: Options, results: Results): string[] {
         `RSS under ${AIM_MANY_RSS / MIB} MiB: orchard dev (controller, worker and VMs in one process) peak ${rssText(peak)}, ${verdict(peak < AIM_MANY_RSS)}.`,
     );
   }
-  const standalone = results.many.find((round) => round.measured === 'controller');
-  if (standalone) {
+  for (const standalone of results.many.filter((round) => round.measured === 'controller')) {
     const peak = peakOf(standalone);
     const allOk = standalone.result.ok === standalone.result.count;
     lines.push(
@@ -1008,11 +1026,14 @@ async function main(): Promise<number> {
       );
     };
     await tunnelPath(runDir, home, options, targets, abort.signal, results, baselines);
+    if (!abort.signal.aborted) {
+      await standalonePath(runDir, home, 0, options, targets, abort.signal, results);
+    }
     if (!abort.signal.aborted && options.delayMs > 0) {
       results.paths.push(await relayPath(runDir, options.delayMs, options, targets, abort.signal, results));
     }
     if (!abort.signal.aborted && options.delayMs > 0) {
-      await delayedPath(runDir, home, options, targets, abort.signal, results);
+      await standalonePath(runDir, home, options.delayMs, options, targets, abort.signal, results);
     }
   } catch (error) {
     failure = error;
@@ -1025,6 +1046,9 @@ async function main(): Promise<number> {
       'dev-sink',
       'dev-source',
       'dev-echo',
+      'standalone-sink',
+      'standalone-source',
+      'standalone-echo',
       'delayed-sink',
       'delayed-source',
       'delayed-echo',

@@ -97,7 +97,9 @@ class Reader {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiter = null;
-        reject(new Error(`timed out after ${timeoutMs} ms with ${this.received} of ${target} bytes`));
+        reject(
+          new Error(`timed out after ${Math.round(timeoutMs)} ms with ${this.received} of ${target} bytes`),
+        );
       }, timeoutMs);
       this.waiter = {
         target,
@@ -344,7 +346,9 @@ export async function manyEchoes(
         throw new Error(`${reader.received} bytes back instead of ${bytesEach}`);
       durations.push(performance.now() - began);
     } catch (error) {
-      const message = messageOf(error).replace(/\d+ of \d+ bytes/, 'N of M bytes');
+      const message = messageOf(error)
+        .replace(/\d+ of \d+ bytes/, 'N of M bytes')
+        .replace(/after \d+ ms/, 'after the time cap');
       errors.set(message, (errors.get(message) ?? 0) + 1);
     } finally {
       if (socket) {

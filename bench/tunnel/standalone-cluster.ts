@@ -17,13 +17,14 @@ const RELAY_MAIN = fileURLToPath(new URL('./relay-main.js', import.meta.url));
 const CONTROLLER_READY_TIMEOUT_MS = 120_000;
 const WORKER_READY_TIMEOUT_MS = 30_000;
 const VM_RUNNING_TIMEOUT_MS = 60_000;
-export const DELAYED_WORKER = 'delayed';
-export const DELAYED_VM = 'tunnel-bench-delayed';
-const WORKER_ACCOUNT = 'bench-delayed-worker';
+const WORKER_ACCOUNT = 'bench-worker';
 
-export interface DelayedClusterOptions {
+export interface StandaloneClusterOptions {
   /** A directory of the run (0755: as root, the embedded PostgreSQL must reach its data inside). */
   dir: string;
+  /** Names this cluster's worker, VM, logs and profiles. */
+  tag: string;
+  /** Added each way between worker and controller; 0: the worker dials the controller directly. */
   delayMs: number;
   cpuProfileDir?: string;
   signal: AbortSignal;
@@ -31,26 +32,35 @@ export interface DelayedClusterOptions {
 }
 
 /**
- * A controller and a worker in separate processes, the worker's every connection to the
- * controller (REST and the gRPC stream that carries tunnel bytes) crossing a relay that delays
- * each direction by `delayMs`:
+ * A controller and a worker in separate processes, as in production. With `delayMs`, the worker's
+ * every connection to the controller (REST and the gRPC stream that carries tunnel bytes) crosses
+ * a relay that delays each direction by that much:
  *
  *   orchard controller run --listen 127.0.0.1:P --insecure-no-tls   (embedded PostgreSQL)
- *   relay-main --to P --delay-ms D                                   (listens on R)
- *   orchard worker run http://127.0.0.1:R --runtime synthetic --name delayed --bootstrap-token T
+ *   relay-main --to P --delay-ms D                                   (listens on R; only with delayMs)
+ *   orchard worker run http://127.0.0.1:R --runtime synthetic --name TAG --bootstrap-token T
  *
  * The worker joins as a service account with compute:read and compute:write, created through the
  * API by `bootstrap-admin` (ORCHARD_BOOTSTRAP_ADMIN_TOKEN, random). A VM is created and runs on it.
  * Users reach the controller directly, as bootstrap-admin.
  */
-export class DelayedCluster {
+export class StandaloneCluster {
   private readonly children: Child[] = [];
   url = '';
   account = { name: 'bootstrap-admin', token: randomBytes(24).toString('base64url') };
-  relayPort = 0;
   startMs = NaN;
 
-  private constructor(private readonly options: DelayedClusterOptions) {}
+  private constructor(private readonly options: StandaloneClusterOptions) {}
+
+  /** The worker's name. */
+  get worker(): string {
+    return this.options.tag;
+  }
+
+  /** The VM tunnels reach. */
+  get vm(): string {
+    return `tunnel-bench-${this.options.tag}`;
+  }
 
   get controllerPid(): number | undefined {
     return this.children.find((child) => child.name === 'orchard controller run')?.pid;
@@ -64,8 +74,8 @@ export class DelayedCluster {
     return this.children.find((child) => child.name === 'delay relay')?.pid;
   }
 
-  static async start(options: DelayedClusterOptions): Promise<DelayedCluster> {
-    const cluster = new DelayedCluster(options);
+  static async start(options: StandaloneClusterOptions): Promise<StandaloneCluster> {
+    const cluster = new StandaloneCluster(options);
     const began = performance.now();
     try {
       await cluster.boot();
@@ -83,8 +93,8 @@ export class DelayedCluster {
   }
 
   private async boot(): Promise<void> {
-    const { dir, signal, log } = this.options;
-    const home = join(dir, 'home-delayed');
+    const { dir, tag, delayMs, signal, log } = this.options;
+    const home = join(dir, `home-${tag}`);
     await mkdir(home, { mode: 0o700 });
     const baseEnv: NodeJS.ProcessEnv = { ...process.env, ORCHARD_HOME: home, NO_COLOR: '1' };
     for (const key of [
@@ -102,31 +112,34 @@ export class DelayedCluster {
       name: 'orchard controller run',
       command: process.execPath,
       args: [
-        ...this.profile('controller-delayed'),
+        ...this.profile(`controller-${tag}`),
         ORCHARD_BIN,
         ...['controller', 'run', '--listen', `127.0.0.1:${port}`, '--insecure-no-tls'],
         ...['--data-dir', join(dir, 'controller-data')],
       ],
       env: { ...baseEnv, ORCHARD_BOOTSTRAP_ADMIN_TOKEN: this.account.token },
-      logFile: join(dir, 'controller-delayed.log'),
+      logFile: join(dir, `controller-${tag}.log`),
       stopSignal: 'SIGTERM',
       stopTimeoutMs: 60_000,
     });
-    log(`delayed: starting orchard controller run on 127.0.0.1:${port}`);
+    log(`${tag}: starting orchard controller run on 127.0.0.1:${port}`);
     await controller.waitForLine(/orchard controller listening on/, CONTROLLER_READY_TIMEOUT_MS, signal);
     this.url = `http://127.0.0.1:${port}`;
 
-    const relay = this.spawn({
-      name: 'delay relay',
-      command: process.execPath,
-      args: [RELAY_MAIN, '--to', String(port), '--delay-ms', String(this.options.delayMs)],
-      logFile: join(dir, 'delay-relay.log'),
-      stopSignal: 'SIGTERM',
-      stopTimeoutMs: 5_000,
-      stdinPipe: true,
-    });
-    const relayLine = await relay.waitForLine(/relay 127\.0\.0\.1:(\d+) ->/, 10_000, signal);
-    this.relayPort = Number(relayLine[1]);
+    let workerUrl = this.url;
+    if (delayMs > 0) {
+      const relay = this.spawn({
+        name: 'delay relay',
+        command: process.execPath,
+        args: [RELAY_MAIN, '--to', String(port), '--delay-ms', String(delayMs)],
+        logFile: join(dir, 'delay-relay.log'),
+        stopSignal: 'SIGTERM',
+        stopTimeoutMs: 5_000,
+        stdinPipe: true,
+      });
+      const relayLine = await relay.waitForLine(/relay 127\.0\.0\.1:(\d+) ->/, 10_000, signal);
+      workerUrl = `http://127.0.0.1:${relayLine[1]}`;
+    }
 
     const admin = new OrchardClient({
       url: this.url,
@@ -147,27 +160,29 @@ export class DelayedCluster {
       name: 'orchard worker run',
       command: process.execPath,
       args: [
-        ...this.profile('worker-delayed'),
+        ...this.profile(`worker-${tag}`),
         ORCHARD_BIN,
-        ...['worker', 'run', `http://127.0.0.1:${this.relayPort}`, '--runtime', 'synthetic'],
-        ...['--name', DELAYED_WORKER, '--bootstrap-token', bootstrapToken],
+        ...['worker', 'run', workerUrl, '--runtime', 'synthetic'],
+        ...['--name', this.worker, '--bootstrap-token', bootstrapToken],
       ],
       env: baseEnv,
-      logFile: join(dir, 'worker-delayed.log'),
+      logFile: join(dir, `worker-${tag}.log`),
       stopSignal: 'SIGINT',
       stopTimeoutMs: 30_000,
     });
-    log(`delayed: starting orchard worker run through the delay relay (127.0.0.1:${this.relayPort})`);
-    await worker.waitForLine(/orchard worker "delayed" started/, WORKER_READY_TIMEOUT_MS, signal);
+    log(
+      `${tag}: starting orchard worker run, controller ${workerUrl}${delayMs > 0 ? ' (the delay relay)' : ''}`,
+    );
+    await worker.waitForLine(new RegExp(`orchard worker "${tag}" started`), WORKER_READY_TIMEOUT_MS, signal);
 
-    await admin.createVm({ name: DELAYED_VM, image: 'x' });
+    await admin.createVm({ name: this.vm, image: 'x' });
     const deadline = performance.now() + VM_RUNNING_TIMEOUT_MS;
     for (;;) {
-      const vm = await admin.getVm(DELAYED_VM);
+      const vm = await admin.getVm(this.vm);
       if (vm.status === 'running') break;
-      if (vm.status === 'failed') throw new Error(`VM ${DELAYED_VM} failed: ${vm.status_message ?? ''}`);
+      if (vm.status === 'failed') throw new Error(`VM ${this.vm} failed: ${vm.status_message ?? ''}`);
       if (performance.now() > deadline || signal.aborted) {
-        throw new Error(`VM ${DELAYED_VM} is not running after ${VM_RUNNING_TIMEOUT_MS} ms (${vm.status})`);
+        throw new Error(`VM ${this.vm} is not running after ${VM_RUNNING_TIMEOUT_MS} ms (${vm.status})`);
       }
       await sleep(200);
     }

@@ -63,9 +63,18 @@ describe(shareListenerWithGrpc.name, () => {
     };
     server.addService(orchardProto().Controller.service, handlers as ControllerHandlers);
     const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
-    raiseHttp2Windows(server, { streamBytes: WINDOW, connectionBytes: WINDOW }, (message) => {
-      throw new Error(message);
-    });
+    raiseHttp2Windows(
+      server,
+      {
+        streamBytes: WINDOW,
+        minStreamBytes: WINDOW,
+        sessionBudgetBytes: 64 * WINDOW,
+        connectionBytes: WINDOW,
+      },
+      (message) => {
+        throw new Error(message);
+      },
+    );
     http = createServer((_request, response) => response.writeHead(404).end());
     listener = shareListenerWithGrpc(http, injector);
     http.listen(0, '127.0.0.1');

@@ -20,6 +20,8 @@ import { shareListenerWithGrpc, type SharedListener } from './connection-multipl
 import { toServiceError } from './grpc-status.js';
 import {
   HTTP2_CONNECTION_WINDOW_BYTES,
+  HTTP2_MIN_STREAM_WINDOW_BYTES,
+  HTTP2_SESSION_BUDGET_BYTES,
   HTTP2_STREAM_WINDOW_BYTES,
   raiseHttp2Windows,
 } from './http2-window.js';
@@ -70,7 +72,12 @@ export class ControllerRpcService implements OnModuleDestroy {
     this.injector = this.server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
     raiseHttp2Windows(
       this.server,
-      { streamBytes: HTTP2_STREAM_WINDOW_BYTES, connectionBytes: HTTP2_CONNECTION_WINDOW_BYTES },
+      {
+        streamBytes: HTTP2_STREAM_WINDOW_BYTES,
+        minStreamBytes: HTTP2_MIN_STREAM_WINDOW_BYTES,
+        sessionBudgetBytes: HTTP2_SESSION_BUDGET_BYTES,
+        connectionBytes: HTTP2_CONNECTION_WINDOW_BYTES,
+      },
       (message) => this.logger.warn(message),
     );
   }

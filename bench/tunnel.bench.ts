@@ -25,7 +25,7 @@
  *
  *   5. path 4 again against `orchard controller run` and `orchard worker run` in processes of
  *      their own (production's shape), on loopback; the 1 MiB round too, with the controller's
- *      peak memory;
+ *      peak memory, then once more from WebSocket clients that send all their bytes at once;
  *   6. the delay relay alone (+10 ms each way) in front of the bench's targets: what it adds;
  *   7. path 5 with that relay between worker and controller (the worker dials through it; the
  *      user's tunnels go straight to the controller), and its 1 MiB round.
@@ -61,6 +61,7 @@ import { DevCluster, type StopOutcome } from './lifecycle/dev-cluster.js';
 import { describeMachine, loadAverageNow, ms, percentile, table, type Machine } from './support/report.js';
 import { Child, type ChildStop } from './tunnel/child.js';
 import { StandaloneCluster } from './tunnel/standalone-cluster.js';
+import { burstEchoes } from './tunnel/burst.js';
 import { startForwarder, type Forwarder, type TunnelSpec } from './tunnel/forwarder.js';
 import {
   download,
@@ -450,8 +451,14 @@ function forwarderProbes(forwarders: { sink: Forwarder; source: Forwarder; echo:
   return { sink: probes(forwarders.sink), source: probes(forwarders.source), echo: probes(forwarders.echo) };
 }
 
+/** manyEchoes through a local forwarder's port. */
+const throughPort =
+  (port: number) =>
+  (count: number, bytesEach: number, timeoutMs: number): Promise<ManyResult> =>
+    manyEchoes(port, count, bytesEach, timeoutMs);
+
 async function manyTunnels(
-  port: number,
+  echoes: (count: number, bytesEach: number, timeoutMs: number) => Promise<ManyResult>,
   measured: { cluster: string; label: string; pid: number },
   cliPid: number | 'self' | undefined,
   probes: Probe[],
@@ -481,7 +488,7 @@ async function manyTunnels(
   const overflowsBefore = listenOverflows();
   let result: ManyResult;
   try {
-    result = await manyEchoes(port, count, bytesEach, MANY_TIMEOUT_MS);
+    result = await echoes(count, bytesEach, MANY_TIMEOUT_MS);
   } finally {
     clearInterval(sampler);
   }
@@ -580,7 +587,7 @@ async function tunnelPath(
         if (signal.aborted) break;
         results.many.push(
           await manyTunnels(
-            forwarders.echo.port,
+            throughPort(forwarders.echo.port),
             { cluster: 'orchard dev', label: 'orchard dev', pid: devPid },
             forwarders.echo.probe?.pid,
             probes,
@@ -669,12 +676,39 @@ async function standalonePath(
     if (options.tunnels > 0 && !signal.aborted) {
       results.many.push(
         await manyTunnels(
-          forwarders.echo.port,
+          throughPort(forwarders.echo.port),
           { cluster: clusterName, label: 'controller', pid: controllerPid },
           forwarders.echo.probe?.pid,
           [
             SELF,
             ...(forwarders.echo.probe ? [forwarders.echo.probe] : []),
+            { label: 'controller', pid: controllerPid },
+            { label: 'worker', pid: cluster.workerPid ?? -1 },
+          ],
+          options.tunnels,
+          options.tunnelBytes,
+        ),
+      );
+    }
+    // The same round straight from WebSocket clients that send all their bytes the moment they
+    // are open (no forwarder to pace them): the harshest load on the controller's memory. (The
+    // same load, on a worker connection fresh enough that its TCP buffers were still small, is
+    // what deadlocked in Node's HTTP/2 before the controller's AlwaysReadingSocket; the rounds
+    // before this one have grown them, so this round does not reproduce that by itself:
+    // connection-multiplexer.spec.ts does.)
+    if (delayMs === 0 && options.tunnels > 0 && !signal.aborted) {
+      const url = `${cluster.url.replace(/^http/, 'ws')}/v1/vms/${encodeURIComponent(cluster.vm)}/port-forward?port=${ECHO_PORT}&wait=60`;
+      const headers = {
+        authorization:
+          'Basic ' + Buffer.from(`${cluster.account.name}:${cluster.account.token}`).toString('base64'),
+      };
+      results.many.push(
+        await manyTunnels(
+          (count, bytesEach, timeoutMs) => burstEchoes(url, headers, count, bytesEach, timeoutMs),
+          { cluster: `${clusterName}, WebSocket burst`, label: 'controller', pid: controllerPid },
+          undefined,
+          [
+            SELF,
             { label: 'controller', pid: controllerPid },
             { label: 'worker', pid: cluster.workerPid ?? -1 },
           ],

@@ -364,7 +364,7 @@ export async function manyEchoes(
 }
 
 /** Does `chunk`, found at `offset` of the stream, equal PAYLOAD repeated from 0? */
-function matchesPayload(chunk: Buffer, offset: number): boolean {
+export function matchesPayload(chunk: Buffer, offset: number): boolean {
   let checked = 0;
   while (checked < chunk.length) {
     const at = (offset + checked) % PAYLOAD.length;

@@ -227,9 +227,16 @@ describe('port forwarding through the controller', () => {
     const results = await concurrentTunnels(200);
     expect(results.filter(Boolean)).toHaveLength(200);
     // 200 MiB went each way through this process (controller, worker and VM are all in it): a tunnel
-    // that kept a tenth of its bytes would leave 40 MiB behind.
-    const leftBehind = liveBytesAfterGc() - baseline;
-    expect(leftBehind).toBeLessThan(16 * 1024 * 1024);
+    // that kept a tenth of its bytes would leave 40 MiB behind. The worker's and the clients' sides
+    // finish closing after the controller's count reaches zero (up to 95 MiB were still held at
+    // that moment, none 50 ms later), so measure until it settles; a leak never does.
+    const bound = 16 * 1024 * 1024;
+    let leftBehind = liveBytesAfterGc() - baseline;
+    for (let i = 0; i < 40 && leftBehind >= bound; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      leftBehind = liveBytesAfterGc() - baseline;
+    }
+    expect(leftBehind).toBeLessThan(bound);
   });
 
   it("refuses at once, with the worker's reason, a port the worker cannot connect to", async () => {

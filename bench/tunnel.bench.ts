@@ -58,7 +58,15 @@ import { inspect, parseArgs } from 'node:util';
 import { OrchardClient } from '#client';
 
 import { DevCluster, type StopOutcome } from './lifecycle/dev-cluster.js';
-import { describeMachine, loadAverageNow, ms, percentile, table, type Machine } from './support/report.js';
+import {
+  cpuPressureMicros,
+  describeMachine,
+  loadAverageNow,
+  ms,
+  percentile,
+  table,
+  type Machine,
+} from './support/report.js';
 import { Child, type ChildStop } from './tunnel/child.js';
 import { StandaloneCluster } from './tunnel/standalone-cluster.js';
 import { burstEchoes } from './tunnel/burst.js';
@@ -75,7 +83,6 @@ import {
   type Transfer,
 } from './tunnel/measure.js';
 import {
-  cpuPressureMicros,
   listenOverflows,
   memory,
   ProbeSet,

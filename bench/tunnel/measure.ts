@@ -314,6 +314,36 @@ export interface ManyResult {
 }
 
 /**
+ * Runs `count` attempts at once, all bounded by one deadline `timeoutMs` away, and counts them: an
+ * attempt that resolves is a success timed from its start, one that rejects a failure grouped by
+ * its message (byte counts and times taken out, so that like failures share a line).
+ */
+export async function runMany(
+  count: number,
+  timeoutMs: number,
+  attempt: (deadline: number) => Promise<void>,
+): Promise<ManyResult> {
+  const errors = new Map<string, number>();
+  const durations: number[] = [];
+  const startedAt = performance.now();
+  const deadline = startedAt + timeoutMs;
+  const one = async () => {
+    const began = performance.now();
+    try {
+      await attempt(deadline);
+      durations.push(performance.now() - began);
+    } catch (error) {
+      const message = messageOf(error)
+        .replace(/\d+ of \d+ bytes/, 'N of M bytes')
+        .replace(/after \d+ ms/, 'after the time cap');
+      errors.set(message, (errors.get(message) ?? 0) + 1);
+    }
+  };
+  await Promise.all(Array.from({ length: count }, one));
+  return { count, ok: durations.length, errors, wallMs: performance.now() - startedAt, durations };
+}
+
+/**
  * `count` connections at once, each writing `bytesEach` to an echo service through the path and
  * reading them back (checked byte for byte against what was sent), then closing. Bounded by
  * `timeoutMs` overall: what is not done by then is a failure.
@@ -324,13 +354,8 @@ export async function manyEchoes(
   bytesEach: number,
   timeoutMs: number,
 ): Promise<ManyResult> {
-  const errors = new Map<string, number>();
-  const durations: number[] = [];
   const sockets = new Set<Socket>();
-  const startedAt = performance.now();
-  const deadline = startedAt + timeoutMs;
-  const one = async () => {
-    const began = performance.now();
+  const result = await runMany(count, timeoutMs, async (deadline) => {
     let socket: Socket | null = null;
     try {
       socket = await connectTo(port);
@@ -344,23 +369,15 @@ export async function manyEchoes(
       if (mismatch !== null) throw new Error(mismatch);
       if (reader.received !== bytesEach)
         throw new Error(`${reader.received} bytes back instead of ${bytesEach}`);
-      durations.push(performance.now() - began);
-    } catch (error) {
-      const message = messageOf(error)
-        .replace(/\d+ of \d+ bytes/, 'N of M bytes')
-        .replace(/after \d+ ms/, 'after the time cap');
-      errors.set(message, (errors.get(message) ?? 0) + 1);
     } finally {
       if (socket) {
         socket.destroy();
         sockets.delete(socket);
       }
     }
-  };
-  await Promise.all(Array.from({ length: count }, one));
-  const wallMs = performance.now() - startedAt;
+  });
   for (const socket of sockets) socket.destroy();
-  return { count, ok: durations.length, errors, wallMs, durations };
+  return result;
 }
 
 /** Does `chunk`, found at `offset` of the stream, equal PAYLOAD repeated from 0? */

@@ -1,5 +1,7 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 
+import { cpuPressureMicros } from '../support/report.js';
+
 /**
  * What the bench reads from /proc (Linux only: elsewhere every reader returns null and the
  * report prints `-`).
@@ -120,16 +122,6 @@ export function commandLine(pid: number): string {
     return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim();
   } catch {
     return '';
-  }
-}
-
-/** Linux pressure stall information: microseconds so far during which some task waited for a CPU. */
-export function cpuPressureMicros(): number {
-  try {
-    const match = /^some .*total=(\d+)/m.exec(readFileSync('/proc/pressure/cpu', 'utf8'));
-    return match ? Number(match[1]) : NaN;
-  } catch {
-    return NaN;
   }
 }
 

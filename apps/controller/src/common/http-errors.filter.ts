@@ -5,7 +5,7 @@ import type { FastifyReply } from 'fastify';
 
 import { OrchardError, type ErrorCode } from '#api';
 
-import { isDatabaseUnavailable } from './pg-errors.js';
+import { DATABASE_UNAVAILABLE_MESSAGE, isDatabaseUnavailable } from './pg-errors.js';
 
 /** The one mapping of domain error codes to HTTP statuses. */
 export function httpStatusOf(code: ErrorCode): number {
@@ -59,7 +59,7 @@ export function describeError(error: unknown, logger: Logger): { status: number;
   if (isDatabaseUnavailable(error)) {
     // Load or an outage, not a bug: one line, and an answer the client can retry.
     logger.warn(`database unavailable: ${(error as Error).message}`);
-    return { status: 503, message: 'the database is busy or unavailable, try again shortly' };
+    return { status: 503, message: DATABASE_UNAVAILABLE_MESSAGE };
   }
   const id = randomUUID();
   logger.error(

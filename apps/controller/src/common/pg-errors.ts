@@ -29,6 +29,9 @@ const NETWORK_CODES = new Set([
   'EPIPE',
 ]);
 
+/** What the user is told, over HTTP and gRPC alike, when the database could not serve a request. */
+export const DATABASE_UNAVAILABLE_MESSAGE = 'the database is busy or unavailable, try again shortly';
+
 /**
  * Whether the database could not serve the request (busy, down, unreachable), as opposed to the
  * request or the code being wrong: the answer is then a 503 to retry, not a 500.

@@ -3,7 +3,7 @@ import { Metadata } from '@grpc/grpc-js';
 
 import { OrchardError, type ErrorCode } from '#api';
 
-import { isDatabaseUnavailable } from '../common/pg-errors.js';
+import { DATABASE_UNAVAILABLE_MESSAGE, isDatabaseUnavailable } from '../common/pg-errors.js';
 
 /** The one mapping of domain error codes to gRPC statuses. */
 export function grpcStatusOf(code: ErrorCode): status {
@@ -38,7 +38,7 @@ export function toServiceError(error: unknown): Partial<ServiceError> {
     // Workers retry UNAVAILABLE with backoff, as they do a controller outage.
     return {
       code: status.UNAVAILABLE,
-      details: 'the database is busy or unavailable, try again shortly',
+      details: DATABASE_UNAVAILABLE_MESSAGE,
       metadata: new Metadata(),
     };
   }
